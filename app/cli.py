@@ -1,0 +1,258 @@
+"""`kengele`: the operators' and admins' command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from app.core import migrations
+from app.core.config import get_settings
+from app.core.db import make_engine, make_sessionmaker, transaction
+from app.core.logging import configure_logging
+
+DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
+
+cli = typer.Typer(help="Kengele community early-warning alert gateway.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return max(sum(1 for _ in handle) - 1, 0)
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema to the newest migration."""
+    configure_logging(get_settings().log_level)
+    migrations.upgrade(get_settings().database_url)
+    console.print("database schema is current")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL only)")] = 1,
+) -> None:
+    """Run the HTTP server (and, by default, the inbox worker inside it)."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    if workers > 1 and settings.is_sqlite:
+        raise typer.BadParameter(
+            "several server processes need PostgreSQL; SQLite has one writer", param_hint="--workers"
+        )
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers, log_config=None)
+
+
+@cli.command()
+def worker() -> None:
+    """Run the inbox worker in this process (for deployments that run it apart from the server)."""
+    from app.intake import tasks
+    from app.security.crypto import Vault
+    from app.security.keys import load_keys
+    from app.worker import BackgroundLoop
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    vault = Vault(load_keys(settings))
+    factory = make_sessionmaker(make_engine(settings))
+    loop = BackgroundLoop(
+        "inbox-worker",
+        lambda: (
+            tasks.process_due(
+                factory=factory,
+                vault=vault,
+                batch_size=settings.worker_batch_size,
+                retry_schedule=settings.retry_schedule_seconds,
+            )
+            >= settings.worker_batch_size
+        ),
+        settings.worker_poll_seconds,
+    )
+    console.print("worker running; Ctrl-C to stop")
+    try:
+        loop.run()
+    except KeyboardInterrupt:
+        console.print("worker stopped")
+
+
+@cli.command("import-places")
+def import_places(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV: name,kind,lat,lon,adm1,adm2")],
+    country: Annotated[str | None, typer.Option(help="ISO country code for rows without one")] = None,
+) -> None:
+    """Import a gazetteer CSV; bad lines are reported by number and skipped."""
+    from app.geo.importers import RowError, import_places_csv
+
+    settings = get_settings()
+    factory = make_sessionmaker(make_engine(settings))
+    with _progress() as progress, transaction(factory) as session:
+        task = progress.add_task(f"importing {file.name}", total=_count_lines(file))
+        try:
+            report = import_places_csv(
+                session=session, path=file, country_code=country, progress=lambda: progress.advance(task)
+            )
+        except RowError as exc:
+            console.print(f"[red]{file}: {exc}[/red]")
+            raise typer.Exit(2) from None
+    for error in report.errors:
+        console.print(f"[yellow]{file}: {error}[/yellow]")
+    console.print(
+        f"{report.imported} places imported, {report.already_present} already present, {len(report.errors)} bad lines"
+    )
+
+
+@cli.command("create-partner")
+def create_partner(name: Annotated[str, typer.Argument(help="The partner network's name")]) -> None:
+    """Register a partner network and print its API key and signing secret (shown once)."""
+    from app.partners import service as partner_service
+    from app.security.crypto import Vault
+    from app.security.keys import load_keys
+
+    settings = get_settings()
+    vault = Vault(load_keys(settings))
+    with transaction(make_sessionmaker(make_engine(settings))) as session:
+        issued = partner_service.create(session=session, vault=vault, name=name)
+    typer.echo(f"partner_id={issued.partner_id}\napi_key={issued.api_key}\nsigning_secret={issued.signing_secret}")
+
+
+@cli.command("revoke-partner")
+def revoke_partner(name: Annotated[str, typer.Argument(help="The partner network's name")]) -> None:
+    """Revoke a partner's API key at once."""
+    from app.partners import service as partner_service
+
+    with transaction(make_sessionmaker(make_engine(get_settings()))) as session:
+        if not partner_service.revoke(session=session, name=name):
+            console.print(f"[red]no partner named {name!r}[/red]")
+            raise typer.Exit(1)
+    console.print(f"partner {name!r} revoked")
+
+
+@cli.command()
+def simulate(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV with a body/text/original column")],
+    url: Annotated[str, typer.Option(help="Where Kengele listens")] = "http://127.0.0.1:8000",
+    concurrency: Annotated[int, typer.Option(min=1, max=64)] = 8,
+    text_column: Annotated[str | None, typer.Option(help="Column holding the message text")] = None,
+    from_column: Annotated[str | None, typer.Option(help="Column holding the sender's number")] = None,
+) -> None:
+    """Send a CSV of SMS through the real /twilio/sms endpoint, signed as Twilio signs them."""
+    from app.intake.simulate import DEMO_ACCOUNT_SID, SimulationError, read_messages, send_all
+    from app.security.keys import load_keys
+
+    settings = get_settings()
+    token = load_keys(settings).twilio_auth_token
+    if token is None:
+        console.print("[red]no Twilio auth token configured (KENGELE_TWILIO_AUTH_TOKEN)[/red]")
+        raise typer.Exit(2)
+    path = "/twilio/sms"
+    signed_url = (settings.public_base_url or url).rstrip("/") + path
+    try:
+        messages = read_messages(
+            file,
+            text_column=text_column,
+            from_column=from_column,
+            account_sid=settings.twilio_account_sid or DEMO_ACCOUNT_SID,
+        )
+        with _progress() as progress:
+            task = progress.add_task(f"sending {file.name}", total=_count_lines(file))
+            report = send_all(
+                messages,
+                post_url=url.rstrip("/") + path,
+                signed_url=signed_url,
+                auth_token=token,
+                concurrency=concurrency,
+                on_done=lambda: progress.advance(task),
+            )
+    except SimulationError as exc:
+        console.print(f"[red]{file}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    for error in sorted(report.errors, key=lambda e: int(e.split()[1].rstrip(":"))):
+        console.print(f"[yellow]{file}: {error}[/yellow]")
+    console.print(f"{report.sent} sent, {report.accepted} accepted, {len(report.errors)} errors")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@cli.command()
+def demo(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    samples: Annotated[bool, typer.Option(help="Send the demo alerts once the server is up")] = True,
+) -> None:
+    """Run the embedded default: migrate, load the demo region, serve, and send a few demo alerts."""
+    from app.geo.importers import import_places_csv
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    migrations.upgrade(settings.database_url)
+    with transaction(make_sessionmaker(make_engine(settings))) as session:
+        places = import_places_csv(session=session, path=DEMO_DIR / "car_places.csv", country_code="CF")
+    console.print(f"demo region: Central African Republic, {places.imported + places.already_present} places")
+    base = f"http://{host}:{port}"
+    threading.Thread(target=_announce_when_ready, args=(base, samples), daemon=True).start()
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_config=None)
+
+
+def _announce_when_ready(base: str, samples: bool) -> None:
+    for _ in range(100):
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    else:
+        logging.getLogger(__name__).error("server did not become ready")
+        return
+    console.print(
+        f"\n[bold green]Kengele is running at {base}[/bold green]  (API docs: {base}/docs, "
+        f"health: {base}/readyz, metrics: {base}/metrics)"
+    )
+    if samples:
+        from app.intake.simulate import read_messages, send_all
+        from app.security.keys import load_keys
+
+        token = load_keys(get_settings()).twilio_auth_token
+        assert token is not None
+        report = send_all(
+            read_messages(DEMO_DIR / "sample_messages.csv"),
+            post_url=f"{base}/twilio/sms",
+            signed_url=(get_settings().public_base_url or base).rstrip("/") + "/twilio/sms",
+            auth_token=token,
+            concurrency=2,
+        )
+        console.print(
+            f"sent {report.accepted} demo alerts through the signed Twilio endpoint; "
+            f"send your own with: kengele simulate FILE.csv --url {base}"
+        )
+    console.print("Ctrl-C stops the server.\n")
+
+
+def main() -> None:
+    """Entry point of the `kengele` console script."""
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)

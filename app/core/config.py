@@ -1,0 +1,83 @@
+"""Settings: the only source of configuration (environment variables prefixed KENGELE_, and .env)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob Kengele has; defaults give the embedded single-process demo."""
+
+    model_config = SettingsConfigDict(env_prefix="KENGELE_", env_file=".env", extra="ignore")
+
+    mode: Mode = Mode.development
+    # Embedded default: one SQLite file (WAL) in the working directory.
+    database_url: str = "sqlite:///./kengele.db"
+    # Where local state lives: generated secrets, the outage spool.
+    data_dir: Path = Path(".")
+    spool_dir: Path | None = None
+    # The URL Twilio calls, e.g. https://alerts.example.org; needed behind a TLS proxy so that
+    # signatures are checked against what Twilio signed, not what the proxy forwarded.
+    public_base_url: str | None = None
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    # Development only: skip Twilio signature checks. Logged loudly at start and on every request.
+    insecure_skip_twilio_signature: bool = False
+
+    # Master secret: derives the phone-encryption and lookup-hash keys unless given separately.
+    secret_key: SecretStr | None = None
+    # Comma-separated Fernet keys, newest first; older keys still decrypt (rotation).
+    encryption_keys: SecretStr | None = None
+    hash_key: SecretStr | None = None
+
+    default_region: str = Field("CF", description="ISO 3166 region used to parse national phone numbers")
+    default_language: str = "fr"
+
+    # Run the worker inside the server process (embedded default).
+    embedded_worker: bool = True
+    worker_poll_seconds: float = 0.5
+    worker_batch_size: int = 50
+    # Backoff for inbox rows whose processing failed, in seconds per attempt.
+    retry_schedule_seconds: list[int] = [5, 30, 120, 600, 1800, 3600]
+    spool_replay_seconds: float = 2.0
+
+    sqlite_busy_timeout_ms: int = 5000
+    max_request_bytes: int = 64 * 1024
+    partner_signature_tolerance_seconds: int = 300
+
+    log_level: str = "INFO"
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper_region(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def resolved_spool_dir(self) -> Path:
+        return self.spool_dir or self.data_dir / "spool"
+
+    @property
+    def twilio_outbound_enabled(self) -> bool:
+        """Real SMS goes out only with both credentials; otherwise the console sink is used."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,44 @@
+"""Request dependencies shared by the routers, as Annotated aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from app.core.db import transaction
+from app.intake.flows import IntakeGateway
+from app.security.crypto import Vault
+from app.security.keys import Keys
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_keys(request: Request) -> Keys:
+    return request.app.state.keys
+
+
+def get_vault(request: Request) -> Vault:
+    return request.app.state.vault
+
+
+def get_gateway(request: Request) -> IntakeGateway:
+    return request.app.state.gateway
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the route returns, rolled back if it raises."""
+    with transaction(request.app.state.sessionmaker) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+KeysDep = Annotated[Keys, Depends(get_keys)]
+VaultDep = Annotated[Vault, Depends(get_vault)]
+GatewayDep = Annotated[IntakeGateway, Depends(get_gateway)]
+SessionDep = Annotated[Session, Depends(get_session)]

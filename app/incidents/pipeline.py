@@ -1,0 +1,25 @@
+"""The ordered steps every new report goes through after intake.
+
+Each step takes the session and the report and may enrich it or act on it; steps run inside the
+worker's transaction for that inbox row, so a failing step retries the whole row later. The
+understanding (language, category, severity), locating and clustering steps plug in here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.orm import Session
+
+from app.incidents.models import Report
+
+ReportStep = Callable[[Session, Report], None]
+
+# Understand → locate → cluster → prioritise → route: registered by the domains that own them.
+REPORT_STEPS: list[ReportStep] = []
+
+
+def run(session: Session, report: Report, steps: Sequence[ReportStep] | None = None) -> None:
+    """Run the pipeline steps on a freshly created report, in order."""
+    for step in REPORT_STEPS if steps is None else steps:
+        step(session, report)

@@ -1,0 +1,87 @@
+"""Intake endpoints: Twilio's inbound SMS webhook and partners' signed JSON reports. Thin; answers fast."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, HTTPException, Response, status
+from twilio.twiml.messaging_response import MessagingResponse
+
+from app.core import metrics
+from app.core.deps import GatewayDep, SettingsDep
+from app.feedback import receipts
+from app.intake import partner, twilio
+from app.intake.dependencies import AuthenticatedPartner, VerifiedTwilioSms
+from app.intake.flows import IdempotencyConflict, IntakeUnavailable
+from app.intake.schemas import PartnerReceipt, PartnerReportIn, TwilioSmsForm
+from app.reporters import phones
+
+router = APIRouter()
+
+_twilio_form_schema = TwilioSmsForm.model_json_schema(by_alias=True)
+
+
+@router.post(
+    "/twilio/sms",
+    tags=["intake"],
+    response_class=Response,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": _twilio_form_schema}},
+        }
+    },
+    responses={
+        200: {"description": "TwiML receipt", "content": {"text/xml": {"schema": {"type": "string"}}}},
+        403: {"description": "Missing or wrong X-Twilio-Signature"},
+        415: {"description": "Not a form post"},
+        422: {"description": "Signed, but not a valid Twilio SMS form"},
+        503: {"description": "Twilio intake closed (no auth token) or no storage available"},
+    },
+)
+def twilio_sms(sms: VerifiedTwilioSms, gateway: GatewayDep, settings: SettingsDep) -> Response:
+    """Accept an inbound SMS from Twilio, store it, and reply with a TwiML receipt."""
+    started = time.perf_counter()
+    try:
+        acceptance = gateway.accept(twilio.to_envelope(sms, default_region=settings.default_region))
+    except IntakeUnavailable:
+        raise HTTPException(503, "storage unavailable; retry") from None
+    reply = MessagingResponse()
+    reply.message(receipts.receipt_text(acceptance.receipt_ref, acceptance.language, settings.default_language))
+    metrics.INTAKE_LATENCY.labels("sms").observe(time.perf_counter() - started)
+    return Response(str(reply), media_type="text/xml")
+
+
+@router.post(
+    "/api/v1/partner/reports",
+    tags=["intake"],
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        200: {"model": PartnerReceipt, "description": "Already accepted under this idempotency key"},
+        401: {"description": "Missing, unknown or revoked key, or a missing, stale or wrong signature"},
+        409: {"description": "Idempotency key reused with a different report"},
+        503: {"description": "Storage unavailable; retry later"},
+    },
+)
+def partner_report(
+    report: PartnerReportIn,
+    identity: AuthenticatedPartner,
+    gateway: GatewayDep,
+    settings: SettingsDep,
+    response: Response,
+) -> PartnerReceipt:
+    """Accept a signed report from a partner network; idempotent on the partner's key."""
+    started = time.perf_counter()
+    if report.reporter and report.reporter.phone and not phones.to_e164(report.reporter.phone, settings.default_region):
+        raise HTTPException(422, [{"loc": ["body", "reporter", "phone"], "msg": "not a valid phone number"}])
+    envelope = partner.to_envelope(report, partner_id=identity.partner_id, default_region=settings.default_region)
+    try:
+        acceptance = gateway.accept(envelope, check_conflict=True)
+    except IdempotencyConflict:
+        raise HTTPException(409, "idempotency_key was already used for a different report") from None
+    except IntakeUnavailable:
+        raise HTTPException(503, "storage unavailable; retry later", headers={"Retry-After": "30"}) from None
+    if not acceptance.created:
+        response.status_code = status.HTTP_200_OK
+    metrics.INTAKE_LATENCY.labels("partner").observe(time.perf_counter() - started)
+    return PartnerReceipt(receipt=acceptance.receipt_ref, status="accepted" if acceptance.created else "duplicate")

@@ -1,0 +1,91 @@
+"""The FastAPI application: wiring of settings, database, keys, intake and background loops."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from app.core import errors, health
+from app.core.config import Settings, get_settings
+from app.core.db import make_engine, make_sessionmaker
+from app.core.limits import BodySizeLimit
+from app.intake import router as intake_router
+from app.intake import tasks as intake_tasks
+from app.intake.flows import IntakeGateway
+from app.intake.spool import Spool
+from app.security.crypto import Vault
+from app.security.keys import load_keys
+from app.worker import BackgroundLoop
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application; background loops start with the server and stop with it."""
+    settings = settings or get_settings()
+    keys = load_keys(settings)
+    vault = Vault(keys)
+    engine = make_engine(settings)
+    factory = make_sessionmaker(engine)
+    spool = Spool(settings.resolved_spool_dir)  # fails at start-up if an outage could not be survived
+
+    inbox_loop = BackgroundLoop(
+        "inbox-worker",
+        lambda: (
+            intake_tasks.process_due(
+                factory=factory,
+                vault=vault,
+                batch_size=settings.worker_batch_size,
+                retry_schedule=settings.retry_schedule_seconds,
+            )
+            >= settings.worker_batch_size
+        ),
+        settings.worker_poll_seconds,
+    )
+    gateway = IntakeGateway(
+        factory, vault, spool, on_accepted=inbox_loop.wake if settings.embedded_worker else lambda: None
+    )
+    # Every API process replays its own spool: the spool is local disk.
+    spool_loop = BackgroundLoop("spool-replay", lambda: bool(gateway.replay_spool()), settings.spool_replay_seconds)
+    loops = [spool_loop] + ([inbox_loop] if settings.embedded_worker else [])
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.insecure_skip_twilio_signature:
+            logger.warning("INSECURE: Twilio signatures are NOT checked; never run like this in the field")
+        if keys.twilio_auth_token is None:
+            logger.warning("Twilio intake is closed: KENGELE_TWILIO_AUTH_TOKEN is not set")
+        for loop in loops:
+            loop.start()
+        yield
+        for loop in loops:
+            loop.stop()
+        engine.dispose()
+
+    app = FastAPI(
+        title="Kengele",
+        version="0.1.0",
+        description="Community early-warning alert gateway.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.keys = keys
+    app.state.vault = vault
+    app.state.engine = engine
+    app.state.sessionmaker = factory
+    app.state.gateway = gateway
+    app.state.spool = spool
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(intake_router.router)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app
