@@ -23,7 +23,12 @@ from app.core.logging import configure_logging
 DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
 
 cli = typer.Typer(help="Kengele community early-warning alert gateway.", no_args_is_help=True)
-console = Console(stderr=True)
+# soft_wrap: never break a line (scripts and tests read these lines), and no markup in user data.
+console = Console(stderr=True, soft_wrap=True)
+
+
+def _say(text: str, style: str | None = None) -> None:
+    console.print(text, style=style, markup=False, highlight=False)
 
 
 def _progress() -> Progress:
@@ -114,10 +119,10 @@ def import_places(
                 session=session, path=file, country_code=country, progress=lambda: progress.advance(task)
             )
         except RowError as exc:
-            console.print(f"[red]{file}: {exc}[/red]")
+            _say(f"{file}: {exc}", "red")
             raise typer.Exit(2) from None
     for error in report.errors:
-        console.print(f"[yellow]{file}: {error}[/yellow]")
+        _say(f"{file}: {error}", "yellow")
     console.print(
         f"{report.imported} places imported, {report.already_present} already present, {len(report.errors)} bad lines"
     )
@@ -144,9 +149,9 @@ def revoke_partner(name: Annotated[str, typer.Argument(help="The partner network
 
     with transaction(make_sessionmaker(make_engine(get_settings()))) as session:
         if not partner_service.revoke(session=session, name=name):
-            console.print(f"[red]no partner named {name!r}[/red]")
+            _say(f"no partner named {name!r}", "red")
             raise typer.Exit(1)
-    console.print(f"partner {name!r} revoked")
+    _say(f"partner {name!r} revoked")
 
 
 @cli.command()
@@ -164,7 +169,7 @@ def simulate(
     settings = get_settings()
     token = load_keys(settings).twilio_auth_token
     if token is None:
-        console.print("[red]no Twilio auth token configured (KENGELE_TWILIO_AUTH_TOKEN)[/red]")
+        _say("no Twilio auth token configured (KENGELE_TWILIO_AUTH_TOKEN)", "red")
         raise typer.Exit(2)
     path = "/twilio/sms"
     signed_url = (settings.public_base_url or url).rstrip("/") + path
@@ -186,10 +191,10 @@ def simulate(
                 on_done=lambda: progress.advance(task),
             )
     except SimulationError as exc:
-        console.print(f"[red]{file}: {exc}[/red]")
+        _say(f"{file}: {exc}", "red")
         raise typer.Exit(2) from None
     for error in sorted(report.errors, key=lambda e: int(e.split()[1].rstrip(":"))):
-        console.print(f"[yellow]{file}: {error}[/yellow]")
+        _say(f"{file}: {error}", "yellow")
     console.print(f"{report.sent} sent, {report.accepted} accepted, {len(report.errors)} errors")
     if report.errors:
         raise typer.Exit(1)

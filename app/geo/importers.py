@@ -43,17 +43,19 @@ def parse_place_row(row: dict[str, Any], *, source: str) -> dict[str, Any]:
         raise RowError("lat/lon out of range")
     adm1 = (row.get("adm1") or "").strip() or None
     adm2 = (row.get("adm2") or "").strip() or None
+    kind = (row.get("kind") or "").strip() or "place"
     return {
         "name": name,
         "search_name": search_name(name),
-        "kind": (row.get("kind") or "place").strip() or "place",
+        "kind": kind,
         "lat": lat,
         "lon": lon,
         "adm1": adm1,
         "adm2": adm2,
         "country_code": ((row.get("country_code") or "").strip().upper() or None),
         "source": source,
-        "source_id": f"{name}|{adm1 or ''}|{adm2 or ''}",
+        # Name, kind and areas: a town and its airport may share a name and a district.
+        "source_id": f"{name}|{kind}|{adm1 or ''}|{adm2 or ''}",
     }
 
 

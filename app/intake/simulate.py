@@ -74,7 +74,8 @@ def read_messages(
                 yield f"line {line}: more fields than the header"
                 continue
             row_id = (row.get(id_col) or "").strip() if id_col else ""
-            seed = f"{path.name}:{row_id or line}"
+            # Line and id together: some real files repeat ids (the Haiti set does, 16 times).
+            seed = f"{path.name}:{line}:{row_id}"
             sender = (row.get(from_col) or "").strip() if from_col else ""
             yield SimulatedSms(
                 line,

@@ -1,0 +1,139 @@
+"""The `kengele` command as operators run it: real processes, real server, real database."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from app.geo.models import Place
+from app.incidents.models import Report
+from app.intake.models import InboundMessage
+from tests.conftest import SECRET_KEY, TESTS_DIR, TWILIO_TOKEN
+from tests.live_server import kengele_env, run_cli, running
+
+HAITI = TESTS_DIR / "data" / "haiti_4636_sms_dev.csv"
+PHONE_SENTINEL = "+23675990011"
+
+
+@pytest.fixture
+def env(settings, tmp_path):
+    return kengele_env(
+        database_url=settings.database_url,
+        data_dir=str(tmp_path),
+        secret_key=SECRET_KEY,
+        twilio_auth_token=TWILIO_TOKEN,
+    )
+
+
+def count(factory, model, *where) -> int:
+    with factory() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+@pytest.mark.slow
+def test_simulate_replays_all_haiti_messages(env, factory, tmp_path):
+    with running(["serve"], env, tmp_path, tmp_path / "server.log") as base:
+        result = run_cli(["simulate", str(HAITI), "--url", base, "--concurrency", "8"], env, tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "5240 sent, 5240 accepted, 0 errors" in result.stderr
+        assert count(factory, InboundMessage) == 5240
+        deadline = time.monotonic() + 120
+        while count(factory, Report) < 5240 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert count(factory, Report) == 5240
+        # Replaying the same file again stores nothing new: the MessageSids are the same.
+        again = run_cli(["simulate", str(HAITI), "--url", base], env, tmp_path)
+        assert again.returncode == 0
+        assert count(factory, InboundMessage) == 5240
+    server_log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in server_log
+    bodies = [line.split(",", 2)[1] for line in HAITI.read_text().splitlines()[1:50] if line.count(",") >= 2]
+    assert not [b for b in bodies if len(b) > 12 and b in server_log]
+
+
+def test_simulate_reports_bad_lines_by_number(env, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text('id,from,body\n1,+23675000001,ok\n2,+23675000002,too,many,fields\n3,+23675000003,"fine"\n')
+    with running(["serve"], env, tmp_path, tmp_path / "server.log") as base:
+        result = run_cli(["simulate", str(bad), "--url", base], env, tmp_path)
+    assert result.returncode == 1
+    assert "line 3: more fields than the header" in result.stderr
+    assert "2 sent, 2 accepted, 1 errors" in result.stderr
+
+
+def test_simulate_without_a_text_column_is_a_clear_error(env, tmp_path):
+    bad = tmp_path / "nocol.csv"
+    bad.write_text("id,phone\n1,+23675000001\n")
+    result = run_cli(["simulate", str(bad), "--url", "http://127.0.0.1:9"], env, tmp_path)
+    assert result.returncode == 2
+    assert "line 1: no message column" in result.stderr
+
+
+def test_import_places_reports_bad_lines_and_keeps_going(env, factory, tmp_path):
+    places = tmp_path / "places.csv"
+    places.write_text(
+        "name,kind,lat,lon,adm1,adm2\n"
+        "Bozoum,town,6.3172,16.3783,Ouham-Pendé,Bozoum\n"
+        ",village,6.0,16.0,,\n"
+        "Bossangoa,town,north,17.45,Ouham,Bossangoa\n"
+        "Ndélé,town,8.4109,20.6473,Bamingui-Bangoran,Ndélé\n"
+        "Far,village,95,10,,\n"
+    )
+    result = run_cli(["import-places", str(places), "--country", "CF"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    for expected in ("line 3: name is empty", "line 4: lat and lon", "line 6: lat/lon out of range"):
+        assert expected in result.stderr
+    assert "2 places imported" in result.stderr
+    with factory() as session:
+        ndele = session.scalars(select(Place).where(Place.name == "Ndélé")).one()
+        assert (ndele.search_name, ndele.country_code) == ("ndele", "CF")
+    again = run_cli(["import-places", str(places)], env, tmp_path)
+    assert "0 places imported, 2 already present" in again.stderr
+
+
+def test_create_partner_prints_credentials_that_work(env, tmp_path):
+    result = run_cli(["create-partner", "Caritas Bangassou"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    creds = dict(line.split("=", 1) for line in result.stdout.split())
+    assert creds["api_key"].startswith("kp_") and creds["signing_secret"].startswith("ks_")
+    import httpx
+
+    from app.security.signatures import partner_signature
+    from tests.helpers import partner_body
+
+    with running(["serve"], env, tmp_path, tmp_path / "server.log") as base:
+        raw = json.dumps(partner_body()).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Kengele-Key": creds["api_key"],
+            "X-Kengele-Signature": partner_signature(creds["signing_secret"], int(time.time()), raw),
+        }
+        assert httpx.post(f"{base}/api/v1/partner/reports", content=raw, headers=headers).status_code == 202
+        assert run_cli(["revoke-partner", "Caritas Bangassou"], env, tmp_path).returncode == 0
+        assert httpx.post(f"{base}/api/v1/partner/reports", content=raw, headers=headers).status_code == 401
+
+
+def test_demo_runs_the_embedded_default_from_an_empty_directory(tmp_path, backend):
+    if backend != "sqlite":
+        pytest.skip("the demo is the embedded SQLite default")
+    env = kengele_env()  # no settings at all: everything from defaults, secrets generated
+    with running(["demo"], env, tmp_path, tmp_path / "demo.log") as base:
+        deadline = time.monotonic() + 30
+        import sqlite3
+
+        reports = 0
+        while time.monotonic() < deadline and reports < 10:
+            time.sleep(0.5)
+            with sqlite3.connect(tmp_path / "kengele.db") as db:
+                reports = db.execute("select count(*) from report").fetchone()[0]
+        assert reports == 10
+        with sqlite3.connect(tmp_path / "kengele.db") as db:
+            assert db.execute("select count(*) from place").fetchone()[0] == 469
+        assert (tmp_path / ".kengele-secrets.json").stat().st_mode & 0o077 == 0
+    log = (tmp_path / "demo.log").read_text()
+    assert f"Kengele is running at {base}" in log
+    assert "sent 10 demo alerts" in log
+    assert "+23675010001" not in log and "Ayorkpo" not in log
