@@ -40,7 +40,10 @@ def ensure_environment() -> None:
         sys.exit(f"Kengele needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not (BIN / "python").exists():
         say(f"creating virtual environment in {VENV}")
-        venv.create(VENV, with_pip=True)
+        try:
+            venv.create(VENV, with_pip=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            sys.exit(f"[dev] cannot create {VENV} ({exc}); on Debian/Ubuntu install python3-venv")
     digest = hashlib.sha256(LOCK.read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
     stamp = VENV / f".installed-{digest}"
     if stamp.exists():
