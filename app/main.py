@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         for loop in loops:
             loop.stop()
+        gateway.close()
         engine.dispose()
 
     app = FastAPI(

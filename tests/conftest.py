@@ -155,3 +155,12 @@ def make_client(settings: Settings, engine: Engine) -> Iterator:
     for test_client in clients:
         test_client.__exit__(None, None, None)
     _clean(engine)
+
+
+@pytest.fixture
+def partner_credentials(client: TestClient):
+    """A registered partner network with its freshly issued key and secret."""
+    from app.partners import service as partner_service
+
+    with client.app.state.sessionmaker.begin() as session:
+        return partner_service.create(session=session, vault=client.app.state.vault, name="Église du Christ Bangui")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -100,10 +101,27 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+@lru_cache(maxsize=64)
+def _insert_ignore_statement(dialect: str, table: Table, conflict: tuple[str, ...], returning: tuple[str, ...]) -> Any:
+    # Built once per table: constructing and cache-keying a statement per row costs more than running it.
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return statement.returning(*(table.c[name] for name in returning))
+
+
 def insert_ignore(session: Session, model: Any, values: dict[str, Any], conflict: list[str]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; return True when a row was created."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # RETURNING, not rowcount: drivers report rowcount -1 for some INSERT … RETURNING forms.
-    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict).returning(model.id)
-    return session.execute(statement).first() is not None
+    return bool(insert_ignore_many(session, model, [values], conflict))
+
+
+def insert_ignore_many(
+    session: Session, model: Any, rows: list[dict[str, Any]], conflict: list[str]
+) -> set[tuple[Any, ...]]:
+    """INSERT … ON CONFLICT DO NOTHING for many rows in one statement; return the conflict keys it created."""
+    if not rows:
+        return set()
+    key = tuple(conflict)
+    statement = _insert_ignore_statement(session.get_bind().dialect.name, model.__table__, key, key)
+    # RETURNING, not rowcount: drivers report rowcount -1 for INSERT … RETURNING.
+    result = session.connection().execute(statement, rows)
+    return {tuple(row) for row in result}

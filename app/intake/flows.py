@@ -1,7 +1,9 @@
-"""Accepting inbound messages: inbox first, spool to disk when the database fails, replay when it returns."""
+"""Accepting inbound messages: inbox first (group-committed), spool to disk when the database fails."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import dataclasses
 import json
 import logging
@@ -21,14 +23,13 @@ from app.feedback import receipts
 from app.intake import service as inbox_service
 from app.intake.schemas import InboundEnvelope
 from app.intake.spool import Spool
+from app.intake.writer import IdempotencyConflict, InboxWriter, PendingWrite, StoreResult, resolve
 from app.reporters import service as reporter_service
 from app.security.crypto import Vault
 
 logger = logging.getLogger(__name__)
 
-
-class IdempotencyConflict(Exception):
-    """The same idempotency key was sent before with a different payload."""
+__all__ = ["Acceptance", "IdempotencyConflict", "IntakeGateway", "IntakeUnavailable"]
 
 
 class IntakeUnavailable(Exception):
@@ -46,7 +47,7 @@ class Acceptance:
 
 
 class IntakeGateway:
-    """Owns the intake transaction: store the raw message, or spool it; never lose an accepted message."""
+    """Store each message once per provider id, or spool it; never lose a message we answered for."""
 
     def __init__(
         self,
@@ -54,34 +55,42 @@ class IntakeGateway:
         vault: Vault,
         spool: Spool,
         on_accepted: Callable[[], None] = lambda: None,
+        write_timeout: float = 8.0,
     ) -> None:
         self._factory = factory
         self._vault = vault
         self._spool = spool
         self._on_accepted = on_accepted
+        # Twilio gives up after 15 s; past this we answer from the spool rather than wait on the database.
+        self._write_timeout = write_timeout
+        self._writer = InboxWriter(factory, on_failure=self._spool_batch)
         self._replay_lock = threading.Lock()
         metrics.SPOOL_DEPTH.set(spool.depth())
 
     def accept(self, envelope: InboundEnvelope, *, check_conflict: bool = False) -> Acceptance:
-        """Store the envelope once per provider id and return the receipt to answer with."""
+        """Store the envelope (blocking) and return the receipt to answer with."""
         values = self._row_values(envelope, utcnow())
+        future = self._writer.submit(values, check_conflict=check_conflict)
         try:
-            with transaction(self._factory) as session:
-                created = inbox_service.store(session=session, values=values)
-                if not created and check_conflict:
-                    self._raise_on_conflict(session, envelope, values["payload_digest"])
-                language = envelope.language or reporter_service.preferred_language(
-                    session=session, identity_hash=values["sender_hash"]
-                )
-        except SQLAlchemyError as exc:
-            logger.error("database write failed (%s); spooling %s message", type(exc).__name__, envelope.source)
-            self._spool_row(envelope, values)
-            return Acceptance(values["receipt_ref"], created=True, spooled=True, language=envelope.language)
-        channel = envelope.channel
-        (metrics.MESSAGES_ACCEPTED if created else metrics.MESSAGES_DUPLICATE).labels(channel).inc()
-        if created:
-            self._on_accepted()
-        return Acceptance(values["receipt_ref"], created=created, spooled=False, language=language)
+            result = future.result(timeout=self._write_timeout)
+        except concurrent.futures.TimeoutError:
+            result = self._spool_late(envelope, values)
+        return self._finish(envelope, values, result)
+
+    async def accept_async(self, envelope: InboundEnvelope, *, check_conflict: bool = False) -> Acceptance:
+        """Store the envelope without blocking the event loop and return the receipt to answer with."""
+        values = self._row_values(envelope, utcnow())
+        future = self._writer.submit(values, check_conflict=check_conflict)
+        try:
+            # shield: a timeout here must not cancel the write itself.
+            result = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self._write_timeout)
+        except TimeoutError:
+            result = self._spool_late(envelope, values)
+        return self._finish(envelope, values, result)
+
+    def close(self) -> None:
+        """Flush queued writes and stop the writer thread."""
+        self._writer.stop()
 
     def replay_spool(self) -> int:
         """Move spooled messages into the inbox; stops at the first database failure. Returns how many moved."""
@@ -89,8 +98,11 @@ class IntakeGateway:
         with self._replay_lock:
             for path in self._spool.pending():
                 record = self._spool.load(path)
-                values = {**record, "received_at": datetime.fromisoformat(record["received_at"])}
-                values["next_attempt_at"] = datetime.fromisoformat(record["next_attempt_at"])
+                values = {
+                    **record,
+                    "received_at": datetime.fromisoformat(record["received_at"]),
+                    "next_attempt_at": datetime.fromisoformat(record["next_attempt_at"]),
+                }
                 try:
                     with transaction(self._factory) as session:
                         inbox_service.store(session=session, values=values)
@@ -106,18 +118,29 @@ class IntakeGateway:
             self._on_accepted()
         return moved
 
+    def _finish(self, envelope: InboundEnvelope, values: dict[str, Any], result: StoreResult) -> Acceptance:
+        if result.spooled:
+            metrics.MESSAGES_SPOOLED.labels(envelope.channel).inc()
+        (metrics.MESSAGES_ACCEPTED if result.created else metrics.MESSAGES_DUPLICATE).labels(envelope.channel).inc()
+        if result.created and not result.spooled:
+            self._on_accepted()
+        return Acceptance(
+            values["receipt_ref"],
+            created=result.created,
+            spooled=result.spooled,
+            language=envelope.language or result.language,
+        )
+
     def _row_values(self, envelope: InboundEnvelope, now: datetime) -> dict[str, Any]:
         payload = dataclasses.asdict(envelope)
         content = {k: v for k, v in payload.items() if k != "provider_fields"}
-        sender_hash = (
-            reporter_service.phone_identity(self._vault, envelope.sender_phone) if envelope.sender_phone else None
-        )
+        sender = envelope.sender_phone
         return {
             "source": envelope.source,
             "external_id": envelope.external_id,
             "payload_encrypted": self._vault.encrypt(json.dumps(payload, ensure_ascii=False)),
             "payload_digest": self._vault.lookup_hash(json.dumps(content, sort_keys=True), purpose="payload"),
-            "sender_hash": sender_hash,
+            "sender_hash": reporter_service.phone_identity(self._vault, sender) if sender else None,
             "receipt_ref": receipts.receipt_ref(self._vault, envelope.source, envelope.external_id),
             "received_at": now,
             "spooled": False,
@@ -125,14 +148,24 @@ class IntakeGateway:
             "next_attempt_at": now,
         }
 
-    def _raise_on_conflict(self, session: Session, envelope: InboundEnvelope, digest: str) -> None:
-        existing = inbox_service.get_by_external_id(
-            session=session, source=envelope.source, external_id=envelope.external_id
-        )
-        if existing is not None and existing.payload_digest != digest:
-            raise IdempotencyConflict
+    def _spool_batch(self, batch: list[PendingWrite], exc: SQLAlchemyError) -> None:
+        logger.error("database write failed (%s); spooling %d messages", type(exc).__name__, len(batch))
+        for item in batch:
+            try:
+                self._spool_values(item.values)
+            except IntakeUnavailable as unavailable:
+                resolve(item.future, error=unavailable)
+            else:
+                resolve(item.future, StoreResult(created=True, language=None, spooled=True))
 
-    def _spool_row(self, envelope: InboundEnvelope, values: dict[str, Any]) -> None:
+    def _spool_late(self, envelope: InboundEnvelope, values: dict[str, Any]) -> StoreResult:
+        logger.error(
+            "database write still pending after %.0f s; spooling %s message", self._write_timeout, envelope.source
+        )
+        self._spool_values(values)
+        return StoreResult(created=True, language=None, spooled=True)
+
+    def _spool_values(self, values: dict[str, Any]) -> None:
         record = {
             **values,
             "spooled": True,
@@ -140,10 +173,8 @@ class IntakeGateway:
             "next_attempt_at": values["next_attempt_at"].isoformat(),
         }
         try:
-            self._spool.put(f"{envelope.source}:{envelope.external_id}", record)
+            self._spool.put(f"{values['source']}:{values['external_id']}", record)
         except OSError as exc:
             logger.critical("spool write failed (%s): refusing the message so the provider retries", exc.strerror)
             raise IntakeUnavailable from None
-        metrics.MESSAGES_SPOOLED.labels(envelope.channel).inc()
-        metrics.MESSAGES_ACCEPTED.labels(envelope.channel).inc()
         metrics.SPOOL_DEPTH.set(self._spool.depth())

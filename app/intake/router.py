@@ -39,11 +39,11 @@ _twilio_form_schema = TwilioSmsForm.model_json_schema(by_alias=True)
         503: {"description": "Twilio intake closed (no auth token) or no storage available"},
     },
 )
-def twilio_sms(sms: VerifiedTwilioSms, gateway: GatewayDep, settings: SettingsDep) -> Response:
+async def twilio_sms(sms: VerifiedTwilioSms, gateway: GatewayDep, settings: SettingsDep) -> Response:
     """Accept an inbound SMS from Twilio, store it, and reply with a TwiML receipt."""
     started = time.perf_counter()
     try:
-        acceptance = gateway.accept(twilio.to_envelope(sms, default_region=settings.default_region))
+        acceptance = await gateway.accept_async(twilio.to_envelope(sms, default_region=settings.default_region))
     except IntakeUnavailable:
         raise HTTPException(503, "storage unavailable; retry") from None
     reply = MessagingResponse()
@@ -63,7 +63,7 @@ def twilio_sms(sms: VerifiedTwilioSms, gateway: GatewayDep, settings: SettingsDe
         503: {"description": "Storage unavailable; retry later"},
     },
 )
-def partner_report(
+async def partner_report(
     report: PartnerReportIn,
     identity: AuthenticatedPartner,
     gateway: GatewayDep,
@@ -76,7 +76,7 @@ def partner_report(
         raise HTTPException(422, [{"loc": ["body", "reporter", "phone"], "msg": "not a valid phone number"}])
     envelope = partner.to_envelope(report, partner_id=identity.partner_id, default_region=settings.default_region)
     try:
-        acceptance = gateway.accept(envelope, check_conflict=True)
+        acceptance = await gateway.accept_async(envelope, check_conflict=True)
     except IdempotencyConflict:
         raise HTTPException(409, "idempotency_key was already used for a different report") from None
     except IntakeUnavailable:

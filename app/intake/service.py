@@ -8,13 +8,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.db import insert_ignore
+from app.core.db import insert_ignore, insert_ignore_many
 from app.intake.models import InboundMessage
 
 
 def store(*, session: Session, values: dict[str, Any]) -> bool:
     """Insert the inbox row unless (source, external_id) exists; return True when it was new."""
     return insert_ignore(session, InboundMessage, values, conflict=["source", "external_id"])
+
+
+def store_many(*, session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """Insert many inbox rows in one statement, skipping existing ones; return the (source, external_id) created."""
+    return insert_ignore_many(session, InboundMessage, rows, conflict=["source", "external_id"])
 
 
 def get_by_external_id(*, session: Session, source: str, external_id: str) -> InboundMessage | None:

@@ -15,9 +15,8 @@ from tests.helpers import partner_body, post_partner
 
 
 @pytest.fixture
-def partner(client) -> IssuedCredentials:
-    with client.app.state.sessionmaker.begin() as session:
-        return partner_service.create(session=session, vault=client.app.state.vault, name="Église du Christ Bangui")
+def partner(partner_credentials) -> IssuedCredentials:
+    return partner_credentials
 
 
 def inbox(client) -> list[InboundMessage]:
