@@ -201,6 +201,59 @@ def simulate(
 
 
 @cli.command()
+def parse(
+    text: Annotated[str, typer.Argument(help="The message, or - to read one message per line from standard input")],
+    reporter_phone: Annotated[str | None, typer.Option(help="Read it as this registered reporter would be")] = None,
+    lang: Annotated[str | None, typer.Option(help="Force the language (ISO 639-1)")] = None,
+    gazetteer: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="Places CSV to use instead of the database")
+    ] = None,
+) -> None:
+    """Print as JSON what Kengele understands of a message: the pipeline's own code."""
+    import json
+
+    from app.understanding.service import ReporterContext
+
+    parser, context = _parser_and_context(gazetteer, reporter_phone)
+    lines = sys.stdin if text == "-" else [text]
+    for line in lines:
+        result = parser.parse(line.rstrip("\n"), language=lang, reporter=context or ReporterContext())
+        typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+
+
+def _parser_and_context(gazetteer_csv: Path | None, reporter_phone: str | None):
+    """Load the gazetteer once (CSV or database) and the reporter's context, if a phone was given."""
+    from app.geo.gazetteer import Gazetteer
+    from app.understanding.service import MessageParser
+
+    if gazetteer_csv is not None and reporter_phone is None:
+        return MessageParser(Gazetteer.from_csv(gazetteer_csv)), None
+    from app.reporters import phones
+    from app.reporters import service as reporter_service
+    from app.security.crypto import Vault
+    from app.security.keys import load_keys
+    from app.understanding.service import ReporterContext
+
+    settings = get_settings()
+    factory = make_sessionmaker(make_engine(settings))
+    with factory() as session:
+        gazetteer = Gazetteer.from_csv(gazetteer_csv) if gazetteer_csv else Gazetteer.from_session(session)
+        context = None
+        if reporter_phone:
+            vault = Vault(load_keys(settings))
+            key = phones.sender_key(reporter_phone, settings.default_region)
+            reporter = reporter_service.get_by_identity(
+                session=session, identity_hash=reporter_service.phone_identity(vault, key)
+            )
+            if reporter is None:
+                _say("no reporter registered with that number; parsing without a reporter", "yellow")
+            else:
+                home = (reporter.home_lat, reporter.home_lon) if reporter.home_lat is not None else None
+                context = ReporterContext(reporter.kind, reporter.language, home, reporter.home_place)  # type: ignore[arg-type]
+    return MessageParser(gazetteer), context
+
+
+@cli.command()
 def demo(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,

@@ -12,11 +12,12 @@ from collections.abc import Callable, Sequence
 from sqlalchemy.orm import Session
 
 from app.incidents.models import Report
+from app.understanding import tasks as understanding_tasks
 
 ReportStep = Callable[[Session, Report], None]
 
-# Understand → locate → cluster → prioritise → route: registered by the domains that own them.
-REPORT_STEPS: list[ReportStep] = []
+# Understand and locate → cluster → prioritise → route. Clustering and routing plug in after understanding.
+REPORT_STEPS: list[ReportStep] = [understanding_tasks.understand_report]
 
 
 def run(session: Session, report: Report, steps: Sequence[ReportStep] | None = None) -> None:
