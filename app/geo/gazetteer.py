@@ -11,8 +11,9 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.geo.distance import haversine_m
 from app.geo.models import Place, PlaceName
-from app.geo.names import search_name
+from app.geo.names import arabic_numerals, base_name, search_name, skeleton
 
 # Radius a bare mention of a place of this kind stands for: an event "at Bangui" can be anywhere in the city.
 KIND_PRECISION_M = {
@@ -30,6 +31,9 @@ KIND_PRECISION_M = {
     "CMPRF": 1500.0,
     "mine": 2000.0,
 }
+REGION_MARGIN_M = 20000.0  # the places we know in an area rarely reach its edge
+# Suffixes that make an administrative area's name ("Haute-Kotto province" → "Haute-Kotto").
+_AREA_SUFFIXES = (" province", " prefecture", " sub prefecture", " region", " commune")
 DEFAULT_PRECISION_M = 3000.0
 # Bigger places win ties between places of the same name when nothing else tells them apart.
 KIND_RANK = {"city": 0, "capital": 0, "PPLC": 0, "town": 1, "PPLA": 1, "PPLA2": 1, "village": 2, "PPL": 2}
@@ -47,10 +51,11 @@ class PlaceRecord:
     adm1: str | None = None
     adm2: str | None = None
     population: int | None = None
+    radius_m: float | None = None  # known extent (an administrative area), overriding the kind's default
 
     @property
     def precision_m(self) -> float:
-        return KIND_PRECISION_M.get(self.kind, DEFAULT_PRECISION_M)
+        return self.radius_m or KIND_PRECISION_M.get(self.kind, DEFAULT_PRECISION_M)
 
     @property
     def size_rank(self) -> tuple[int, int]:
@@ -58,7 +63,7 @@ class PlaceRecord:
 
 
 class Gazetteer:
-    """Place names (folded) → places, with a fuzzy index blocked by first letter."""
+    """Place names (folded) → places, with a fuzzy index of phonetic keys blocked by first letter."""
 
     def __init__(self, entries: Iterable[tuple[str, PlaceRecord]]) -> None:
         by_name: dict[str, list[PlaceRecord]] = defaultdict(list)
@@ -66,24 +71,61 @@ class Gazetteer:
             key = search_name(name)
             if key and place not in by_name[key]:
                 by_name[key].append(place)
+        # "Botto" names the group "Botto 1", "Botto 2"… when no place is called just "Botto". Only a
+        # place's own name counts: an alias like "Kilometre 5" must not make "kilometre" a place.
+        real_names = set(by_name)
+        for key, places in list(by_name.items()):
+            base = base_name(key)
+            own = [p for p in places if search_name(p.name) == key]
+            if base and len(base) >= 3 and base not in real_names and own:
+                by_name[base].extend(p for p in own if p not in by_name[base])
+        self._add_regions(by_name)
         self.by_name = dict(by_name)
-        self._by_initial: dict[str, list[str]] = defaultdict(list)
+        self._skeletons: dict[str, list[str]] = defaultdict(list)  # skeleton → names
+        self._by_initial: dict[str, list[str]] = defaultdict(list)  # first letter → skeletons
         for key in self.by_name:
-            self._by_initial[key[0]].append(key)
+            sk = skeleton(key)
+            if sk not in self._skeletons:
+                self._by_initial[sk[:1]].append(sk)
+            self._skeletons[sk].append(key)
         self.max_words = max((len(k.split()) for k in self.by_name), default=1)
+
+    @staticmethod
+    def _add_regions(by_name: dict[str, list[PlaceRecord]]) -> None:
+        """Administrative areas named in the places' adm1/adm2 become wide places ("Haute-Kotto", "Ouaka")."""
+        members: dict[str, list[PlaceRecord]] = defaultdict(list)
+        for places in by_name.values():
+            for place in places:
+                for area in {place.adm1, place.adm2} - {None}:
+                    members[area].append(place)  # type: ignore[index]
+        for area, places in members.items():
+            key = search_name(area)
+            for suffix in _AREA_SUFFIXES:
+                key = key.removesuffix(search_name(suffix))
+            key = key.strip()
+            if len(key) < 3 or key in by_name:
+                continue  # "Bambari region" is Bambari: the town wins
+            lat = sum(p.lat for p in places) / len(places)
+            lon = sum(p.lon for p in places) / len(places)
+            radius = max(haversine_m(lat, lon, p.lat, p.lon) for p in places) + REGION_MARGIN_M
+            by_name[key] = [PlaceRecord(None, area, "region", round(lat, 5), round(lon, 5), radius_m=round(radius))]
 
     def __len__(self) -> int:
         return len(self.by_name)
 
     def exact(self, phrase: str) -> list[PlaceRecord]:
         """Places whose name (or an alternate name) is exactly this folded phrase."""
-        return self.by_name.get(phrase, [])
+        return self.by_name.get(phrase) or self.by_name.get(arabic_numerals(phrase), [])
 
     def fuzzy(self, phrase: str, cutoff: float) -> tuple[str, float] | None:
-        """The closest name starting with the same letter, if it scores at least `cutoff` (0–100)."""
-        candidates = self._by_initial.get(phrase[:1], [])
-        best = process.extractOne(phrase, candidates, scorer=fuzz.ratio, score_cutoff=cutoff)
-        return (best[0], best[1]) if best else None
+        """The closest name sounding alike and starting alike, if it scores at least `cutoff` (0–100)."""
+        sk = skeleton(arabic_numerals(phrase))
+        best = process.extractOne(sk, self._by_initial.get(sk[:1], []), scorer=fuzz.ratio, score_cutoff=cutoff)
+        if best is None:
+            return None
+        names = self._skeletons[best[0]]
+        name = max(names, key=lambda n: fuzz.ratio(phrase, n))
+        return name, best[1]
 
     @classmethod
     def from_session(cls, session: Session) -> Gazetteer:

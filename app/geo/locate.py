@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,8 +16,9 @@ from app.understanding.text import Token, fold
 
 RELATIVE_FILE = Path(__file__).with_name("relative.json")
 # Fuzzy name matching: short names need a closer match, since "Bria" and "Boda" are one edit apart.
-FUZZY_CUTOFF_LONG = 86.0
-FUZZY_CUTOFF_SHORT = 90.0
+FUZZY_CUTOFF_LONG = 84.0  # eight letters or more
+FUZZY_CUTOFF_MEDIUM = 85.0  # six or seven
+FUZZY_CUTOFF_SHORT = 88.0  # five
 FUZZY_MIN_CHARS = 5
 NEAR_PRECISION_M = 7000.0
 HOME_PRECISION_M = 15000.0
@@ -24,6 +26,11 @@ AXIS_ONLY_PRECISION_M = 20000.0
 # Roads wind and distances are guessed: an offset along a bearing is good to about a third of its length.
 OFFSET_UNCERTAINTY = 0.35
 LIST_RADIUS_M = 60000.0  # places listed together closer than this are treated as one area
+MILE_M = 1609.344
+PLACE_KIND_WORDS = frozenset({"village", "town", "ville", "city", "localite", "locality", "kodro", "mboka", "kijiji"})
+UNKNOWN_DISTANCE_M = 30000.0  # "north of X" with no distance: a typical day's walk or short drive
+UNKNOWN_DISTANCE_PRECISION_M = 60000.0
+CITY_EDGE_M = 7000.0  # a place this far beyond a city's radius is still "in" the city for a reporter
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,9 @@ class Mention:
     offset_m: float | None = None
     bearing: float | None = None
     axis: bool = False
+    part_of_next: bool = False  # "Ouango neighbourhood, Bangui": a part of the place named next
+    distance_unknown: bool = False  # a direction was given, not a distance
+    ambiguous: bool = False  # several candidates and no context to choose between them
     chosen: PlaceRecord | None = field(default=None, repr=False)
 
 
@@ -77,7 +87,18 @@ class Cues:
     filler: frozenset[str]
     units: frozenset[str]
     axis: frozenset[str]
+    part_of: frozenset[str]
+    articles: frozenset[str]
+    miles: frozenset[str]
+    between: frozenset[str]
+    and_words: frozenset[str]
     directions: dict[tuple[str, ...], float]
+
+    @property
+    def words(self) -> frozenset[str]:
+        """Every cue word: none of them is a place name in a message."""
+        singles = {w for phrase in self.near for w in phrase} | {w for d in self.directions for w in d}
+        return frozenset(singles) | self.from_words | self.filler | self.units | self.axis | self.part_of | self.miles
 
 
 @lru_cache
@@ -94,6 +115,11 @@ def load_cues(path: Path = RELATIVE_FILE) -> Cues:
         filler=frozenset(fold(w) for w in data["filler"]),
         units=frozenset(fold(w) for w in data["distance_units"]),
         axis=frozenset(fold(w) for w in data["axis"]),
+        part_of=frozenset(fold(w) for w in data["part_of"]),
+        articles=frozenset(fold(w) for w in data["articles"]),
+        miles=frozenset(fold(w) for w in data["miles"]),
+        between=frozenset(fold(w) for p in data["between"] for w in p.split()[-1:]),
+        and_words=frozenset(fold(w) for w in data["and"]),
         directions={tuple(fold(k).replace("-", " ").split()): float(v) for k, v in data["directions"].items()},
     )
 
@@ -124,7 +150,8 @@ def _exact_at(
         # A place called like a common word ("Bo", "Nana") counts only when written with a capital.
         if n == 1 and phrase in stop_words and not raw_tokens[i][:1].isupper():
             continue
-        places = gazetteer.exact(phrase)
+        # Spacing varies: "De Gaulle" is the village "Degaulle", "Kaga Bandoro" is written "Kagabandoro".
+        places = gazetteer.exact(phrase) or (gazetteer.exact(phrase.replace(" ", "")) if n > 1 else [])
         if places:
             return Mention(i, i + n, list(places), 100.0, phrase)
     return None
@@ -136,9 +163,13 @@ def _fuzzy_at(i: int, words: Sequence[str], gazetteer: Gazetteer, stop_words: fr
         if span[0] in stop_words or span[-1] in stop_words or any(any(c.isdigit() for c in w) for w in span):
             continue
         phrase = " ".join(span)
-        if len(phrase) < FUZZY_MIN_CHARS:
+        # A four-letter name is matched loosely only when the text says what it is ("Zmio town").
+        named_as_place = i + n < len(words) and words[i + n] in PLACE_KIND_WORDS
+        if len(phrase) < FUZZY_MIN_CHARS and not (n == 1 and len(phrase) == 4 and named_as_place):
             continue
-        cutoff = FUZZY_CUTOFF_LONG if len(phrase) >= 8 else FUZZY_CUTOFF_SHORT
+        cutoff = (
+            FUZZY_CUTOFF_LONG if len(phrase) >= 8 else FUZZY_CUTOFF_MEDIUM if len(phrase) >= 6 else FUZZY_CUTOFF_SHORT
+        )
         best = gazetteer.fuzzy(phrase, cutoff)
         if best is not None:
             return Mention(i, i + n, list(gazetteer.exact(best[0])), best[1], phrase)
@@ -153,43 +184,85 @@ def _number(word: str) -> float | None:
 
 
 def attach_relations(mentions: list[Mention], words: Sequence[str], cues: Cues) -> None:
-    """Mark each mention as near, offset (distance and bearing) or an axis, from the words around it."""
+    """Mark each mention as near, offset (distance and bearing), an axis or a part of the next place."""
+    ends = {m.end for m in mentions}
     for mention in mentions:
+        # "Ouango neighbourhood, Bangui" / "quartier Miskine": the part-of word follows or leads the name.
+        after = mention.end < len(words) and words[mention.end] in cues.part_of
+        before = mention.start > 0 and words[mention.start - 1] in cues.part_of and (mention.start - 1) not in ends
+        mention.part_of_next = len(mentions) > 1 and (after or before)
         j = mention.start
         while j > 0 and (words[j - 1] in cues.filler or words[j - 1] in cues.from_words):
             j -= 1
         mention.near = any(
             tuple(words[max(0, end - len(p)) : end]) == p for p in cues.near for end in {j, mention.start}
         )
-        mention.axis = (j > 0 and words[j - 1] in cues.axis) or (
-            mention.end < len(words) and words[mention.end] in cues.axis
+        k = mention.start
+        while k > 0 and words[k - 1] in cues.articles:
+            k -= 1
+        mention.axis = (
+            (k > 0 and words[k - 1] in cues.axis)
+            or (mention.end < len(words) and words[mention.end] in cues.axis)
+            # "Bambari-Gassimé axis": the other end may be a place we do not know
+            or (
+                mention.end + 1 < len(words)
+                and words[mention.end + 1] in cues.axis
+                and words[mention.end] not in cues.words
+            )
+            or (k > 0 and words[k - 1] in cues.between)
         )
         _attach_offset(mention, words, j, cues)
+    # "the Ippy-Bria axis", "axe Bambari-Ippy", "between Sibut and Bangui": both ends are the axis.
+    for mention, following in itertools.pairwise(mentions):
+        joined = following.start == mention.end or (
+            following.start == mention.end + 1 and words[mention.end] in cues.and_words
+        )
+        if following.axis and joined and mention.offset_m is None:
+            mention.axis = True
+        if mention.axis and joined and following.offset_m is None:
+            following.axis = True
 
 
 def _attach_offset(mention: Mention, words: Sequence[str], j: int, cues: Cues) -> None:
+    # Only "of"/"de" may stand between a direction and its place: "south-west town of Nola" describes Nola.
+    k = mention.start
+    while k > 0 and words[k - 1] in cues.articles:
+        k -= 1
     for size in (2, 1):
         direction = tuple(words[max(0, j - size) : j])
         if len(direction) == size and direction in cues.directions:
             mention.bearing = cues.directions[direction]
             j -= size
             break
-    if j >= 2 and words[j - 1] in cues.units and (value := _number(words[j - 2])) is not None:
-        mention.offset_m = value * 1000
-    elif j >= 1 and words[j - 1].endswith("km") and (value := _number(words[j - 1][:-2])) is not None:
+    unit = words[j - 1] if j >= 1 else ""
+    if j >= 2 and (unit in cues.units or unit in cues.miles) and (value := _number(words[j - 2])) is not None:
+        mention.offset_m = value * (MILE_M if unit in cues.miles else 1000)
+    elif unit.endswith("km") and (value := _number(unit[:-2])) is not None:
         mention.offset_m = value * 1000  # "13km"
-    if mention.offset_m is None:
-        mention.bearing = None  # a direction word without a distance is just a word
+    elif mention.bearing is not None and k == j + _direction_size(words, j, cues):
+        # "south-east of Sibut": a direction with no distance; somewhere out there, how far unknown.
+        mention.offset_m = UNKNOWN_DISTANCE_M
+        mention.distance_unknown = True
+
+
+def _direction_size(words: Sequence[str], j: int, cues: Cues) -> int:
+    return next((n for n in (1, 2) if tuple(words[j : j + n]) in cues.directions), 0)
 
 
 def choose_candidates(mentions: list[Mention], context: LocateContext) -> None:
     """Among places sharing a name, take the one nearest the sender's home or recent incidents, else the biggest."""
     anchors = ([context.home] if context.home else []) + list(context.recent)
-    unique = [m.candidates[0] for m in mentions if len(m.candidates) == 1]
-    anchors += [(p.lat, p.lon) for p in unique]
+    for m in mentions:
+        if len(m.candidates) == 1:
+            place = m.candidates[0]
+            if m.offset_m is not None and m.bearing is not None:
+                # "Piangou, 40 km east of Bakala": the point 40 km east of Bakala is the best anchor of all.
+                anchors.insert(0, distance.destination(place.lat, place.lon, m.bearing, m.offset_m))
+            anchors.append((place.lat, place.lon))
     for mention in mentions:
         if len(mention.candidates) == 1 or not anchors:
             mention.chosen = min(mention.candidates, key=lambda p: p.size_rank)
+            mention.ambiguous = len(mention.candidates) > 1
             continue
         mention.chosen = min(
             mention.candidates,
@@ -217,7 +290,7 @@ def locate(
     if mentions:
         attach_relations(mentions, words, load_cues())
         choose_candidates(mentions, context)
-        location = _from_mentions(mentions)
+        location = _from_mentions(mentions, _point_kilometrique(words))
         if location is not None:
             return location
     if context.home is not None:
@@ -230,15 +303,52 @@ def _confidence(mention: Mention) -> float:
     return round(0.9 * mention.score / 100, 3)
 
 
-def _from_mentions(mentions: list[Mention]) -> Location | None:
+def _point_kilometrique(words: Sequence[str]) -> float | None:
+    """ "PK 16", "PK16", "35 pk": a road's kilometre mark, in metres from the axis's first town."""
+    for i, word in enumerate(words):
+        if word.startswith("pk") and word[2:].isdigit():
+            return float(word[2:]) * 1000
+        if word == "pk":
+            for neighbour in (words[i + 1] if i + 1 < len(words) else "", words[i - 1] if i else ""):
+                if neighbour.isdigit():
+                    return float(neighbour) * 1000
+    return None
+
+
+def _from_mentions(mentions: list[Mention], pk_m: float | None = None) -> Location | None:
     subjects = [m for m in mentions if m.offset_m is None and not m.axis]
+    # A neighbourhood's name may also be a distant town's: trust the place it is said to be part of.
+    subjects = [m for m in subjects if not m.part_of_next] or subjects
+    # "Houya, 80 km south-west of Ouadda, Haute-Kotto": the area is context, not the place.
+    subjects = [m for m in subjects if m.chosen is None or m.chosen.kind != "region"] or subjects
+    # "Ndassima, near Bambari": the place near which it is, is context too.
+    subjects = [m for m in subjects if not m.near] or subjects
+    subjects = _drop_enclosing_city(subjects)
     if subjects:
         return _subject_location(subjects)
-    anchored = [m for m in mentions if m.offset_m is not None]
+    anchored = [m for m in mentions if m.offset_m is not None and m.chosen and m.chosen.kind != "region"]
     if anchored:
         axis_targets = [m for m in mentions if m.axis and m.offset_m is None]
         return _offset_location(anchored[0], axis_targets[0] if axis_targets else None)
-    return _axis_location([m for m in mentions if m.axis])
+    return _axis_location([m for m in mentions if m.axis], pk_m)
+
+
+def _drop_enclosing_city(subjects: list[Mention]) -> list[Mention]:
+    """ "Bangui PK 13": a city named with a place on its edge means the smaller place."""
+    cities = [m for m in subjects if m.chosen and m.chosen.kind in ("city", "capital", "PPLC")]
+    smaller = [m for m in subjects if m not in cities and m.chosen]
+    if not cities or not smaller:
+        return subjects
+    keep = [
+        c
+        for c in cities
+        if not any(
+            distance.haversine_m(c.chosen.lat, c.chosen.lon, s.chosen.lat, s.chosen.lon)  # type: ignore[union-attr]
+            <= c.chosen.precision_m + CITY_EDGE_M  # type: ignore[union-attr]
+            for s in smaller
+        )
+    ]
+    return [m for m in subjects if m in keep or m in smaller]
 
 
 def _subject_location(subjects: list[Mention]) -> Location:
@@ -248,16 +358,22 @@ def _subject_location(subjects: list[Mention]) -> Location:
     together = [m for m in subjects if m.chosen and distance.haversine_m(
         place.lat, place.lon, m.chosen.lat, m.chosen.lon) <= LIST_RADIUS_M]  # fmt: skip
     if len(together) > 1:
-        # A list of nearby villages: the centre of them, with a radius that covers them all.
-        lat = sum(m.chosen.lat for m in together) / len(together)  # type: ignore[union-attr]
-        lon = sum(m.chosen.lon for m in together) / len(together)  # type: ignore[union-attr]
-        radius = max(distance.haversine_m(lat, lon, m.chosen.lat, m.chosen.lon) + m.chosen.precision_m
-                     for m in together)  # type: ignore[union-attr]  # fmt: skip
+        # Nearby villages listed together: the first named, with a radius that reaches them all.
+        radius = max(
+            distance.haversine_m(place.lat, place.lon, m.chosen.lat, m.chosen.lon) + m.chosen.precision_m  # type: ignore[union-attr]
+            for m in together
+        )
         text = ", ".join(m.text for m in together)
-        return Location(round(lat, 6), round(lon, 6), round(radius), "gazetteer", place.name, None, text, 0.6)
+        return Location(place.lat, place.lon, round(radius), "gazetteer", place.name, place.id, text, 0.6)
     precision = max(place.precision_m, NEAR_PRECISION_M) if first.near else place.precision_m
     method = "relative" if first.near else "gazetteer"
     confidence = _confidence(first) * (0.9 if first.near else 1.0)
+    if first.ambiguous:
+        # Several places share the name and nothing told them apart: say how far apart they are.
+        precision = max(
+            precision, max(distance.haversine_m(place.lat, place.lon, c.lat, c.lon) for c in first.candidates)
+        )
+        confidence *= 0.5
     return Location(place.lat, place.lon, precision, method, place.name, place.id, first.text, round(confidence, 3))
 
 
@@ -274,14 +390,22 @@ def _offset_location(anchor: Mention, axis_target: Mention | None) -> Location:
                         place.name, place.id, anchor.text, round(_confidence(anchor) * 0.6, 3))  # fmt: skip
     lat, lon = distance.destination(place.lat, place.lon, bearing, anchor.offset_m)
     precision = OFFSET_UNCERTAINTY * anchor.offset_m + place.precision_m
+    if anchor.distance_unknown:
+        precision = UNKNOWN_DISTANCE_PRECISION_M
     return Location(round(lat, 6), round(lon, 6), round(precision), method, place.name, place.id, anchor.text,
                     round(_confidence(anchor) * 0.7, 3))  # fmt: skip
 
 
-def _axis_location(axes: list[Mention]) -> Location | None:
+def _axis_location(axes: list[Mention], pk_m: float | None) -> Location | None:
     places = [m.chosen for m in axes if m.chosen is not None]
     if not places:
         return None
+    if pk_m is not None and len(places) >= 2:
+        a, b = places[0], places[1]
+        lat, lon = distance.destination(a.lat, a.lon, distance.bearing_deg(a.lat, a.lon, b.lat, b.lon), pk_m)
+        precision = OFFSET_UNCERTAINTY * pk_m + a.precision_m
+        return Location(round(lat, 6), round(lon, 6), round(precision), "axis", f"{a.name}–{b.name}", None,
+                        " ".join(m.text for m in axes[:2]), 0.5)  # fmt: skip
     if len(places) >= 2:
         a, b = places[0], places[1]
         lat, lon = (a.lat + b.lat) / 2, (a.lon + b.lon) / 2

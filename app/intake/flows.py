@@ -44,6 +44,7 @@ class Acceptance:
     created: bool
     spooled: bool
     language: str | None
+    reporter_kind: str | None = None
 
 
 class IntakeGateway:
@@ -129,6 +130,7 @@ class IntakeGateway:
             created=result.created,
             spooled=result.spooled,
             language=envelope.language or result.language,
+            reporter_kind=result.reporter_kind,
         )
 
     def _row_values(self, envelope: InboundEnvelope, now: datetime) -> dict[str, Any]:

@@ -12,9 +12,11 @@ from app.core.deps import GatewayDep, SettingsDep
 from app.feedback import receipts
 from app.intake import partner, twilio
 from app.intake.dependencies import AuthenticatedPartner, VerifiedTwilioSms
-from app.intake.flows import IdempotencyConflict, IntakeUnavailable
+from app.intake.flows import Acceptance, IdempotencyConflict, IntakeUnavailable
 from app.intake.schemas import PartnerReceipt, PartnerReportIn, TwilioSmsForm
 from app.reporters import phones
+from app.reporters.models import ReporterKind
+from app.understanding import shortcodes
 
 router = APIRouter()
 
@@ -47,9 +49,19 @@ async def twilio_sms(sms: VerifiedTwilioSms, gateway: GatewayDep, settings: Sett
     except IntakeUnavailable:
         raise HTTPException(503, "storage unavailable; retry") from None
     reply = MessagingResponse()
-    reply.message(receipts.receipt_text(acceptance.receipt_ref, acceptance.language, settings.default_language))
+    reply.message(_reply_text(sms.body, acceptance, settings.default_language))
     metrics.INTAKE_LATENCY.labels("sms").observe(time.perf_counter() - started)
     return Response(str(reply), media_type="text/xml")
+
+
+def _reply_text(body: str, acceptance: Acceptance, default_language: str) -> str:
+    """The receipt; for a CLA whose short code cannot be read, the format reminder instead."""
+    if acceptance.reporter_kind == ReporterKind.cla:
+        try:
+            shortcodes.parse(body, trusted=True)
+        except shortcodes.ShortCodeError:
+            return shortcodes.help_text(acceptance.language or default_language)
+    return receipts.receipt_text(acceptance.receipt_ref, acceptance.language, default_language)
 
 
 @router.post(

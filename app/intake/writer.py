@@ -32,6 +32,7 @@ class StoreResult:
     created: bool
     language: str | None
     spooled: bool = False
+    reporter_kind: str | None = None
 
 
 def resolve(future: Future[StoreResult], result: StoreResult | None = None, error: Exception | None = None) -> None:
@@ -117,7 +118,7 @@ class InboxWriter:
         try:
             with transaction(self._factory) as session:
                 outcomes = self._store_batch(session, batch)
-                languages = self._languages(session, [item.values["sender_hash"] for item in batch])
+                reporters = self._reporters(session, [item.values["sender_hash"] for item in batch])
         except SQLAlchemyError as exc:
             self._on_failure(batch, exc)
             return
@@ -130,7 +131,8 @@ class InboxWriter:
             if isinstance(outcome, Exception):
                 resolve(item.future, error=outcome)
             else:
-                resolve(item.future, StoreResult(outcome, languages.get(item.values["sender_hash"])))
+                language, kind = reporters.get(item.values["sender_hash"], (None, None))
+                resolve(item.future, StoreResult(outcome, language, reporter_kind=kind))
 
     @staticmethod
     def _store_batch(session: Session, batch: list[PendingWrite]) -> list[bool | Exception]:
@@ -151,13 +153,12 @@ class InboxWriter:
         return outcomes
 
     @staticmethod
-    def _languages(session: Session, sender_hashes: list[str | None]) -> dict[str, str]:
+    def _reporters(session: Session, sender_hashes: list[str | None]) -> dict[str, tuple[str | None, str]]:
+        """Language and kind of the senders already known, for the reply."""
         wanted = {h for h in sender_hashes if h}
         if not wanted:
             return {}
         rows = session.execute(
-            select(Reporter.identity_hash, Reporter.language).where(
-                Reporter.identity_hash.in_(wanted), Reporter.language.is_not(None)
-            )
+            select(Reporter.identity_hash, Reporter.language, Reporter.kind).where(Reporter.identity_hash.in_(wanted))
         )
-        return {row[0]: row[1] for row in rows}
+        return {row[0]: (row[1], row[2]) for row in rows}

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app.geo.gazetteer import Gazetteer
-from app.geo.locate import LocateContext, Location, locate
+from app.geo.locate import LocateContext, Location, load_cues, locate
 from app.understanding import categorise, language, shortcodes
 from app.understanding.lexicon import Lexicon, load_lexicons
 from app.understanding.schemas import Command, Counts, Understanding
@@ -71,7 +71,8 @@ class MessageParser:
         self.lexicons = lexicons or load_lexicons()
         # Words that are also place names only count as places when capitalised.
         self.stop_words = frozenset().union(
-            *(lex.markers | lex.negations | frozenset(lex.numbers) for lex in self.lexicons.values())
+            *(lex.markers | lex.negations | frozenset(lex.numbers) for lex in self.lexicons.values()),
+            load_cues().words,
         )
 
     def parse(self, text: str, *, language: str | None = None, reporter: ReporterContext | None = None) -> ParseResult:
