@@ -16,9 +16,11 @@ from app.core import migrations
 from app.core.config import Settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.models import Base
+from app.geo.gazetteer import Gazetteer
 from app.main import create_app
 from app.security.crypto import Vault
 from app.security.keys import load_keys
+from app.understanding.service import MessageParser
 
 TWILIO_TOKEN = "test-twilio-auth-token-0123456789"
 SECRET_KEY = "test-master-secret-for-kengele-tests-only"
@@ -164,3 +166,16 @@ def partner_credentials(client: TestClient):
 
     with client.app.state.sessionmaker.begin() as session:
         return partner_service.create(session=session, vault=client.app.state.vault, name="Église du Christ Bangui")
+
+
+DEMO_PLACES = TESTS_DIR.parent / "app" / "data" / "demo" / "car_places.csv"
+
+
+@pytest.fixture(scope="session")
+def gazetteer() -> Gazetteer:
+    return Gazetteer.from_csv(DEMO_PLACES)
+
+
+@pytest.fixture(scope="session")
+def parser(gazetteer) -> MessageParser:
+    return MessageParser(gazetteer)

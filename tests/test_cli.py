@@ -137,3 +137,57 @@ def test_demo_runs_the_embedded_default_from_an_empty_directory(tmp_path, backen
     assert f"Kengele is running at {base}" in log
     assert "sent 10 demo alerts" in log
     assert "+23675010001" not in log and "Ayorkpo" not in log
+
+
+def test_parse_prints_the_pipelines_reading_as_json(env, tmp_path):
+    from tests.conftest import DEMO_PLACES
+
+    result = run_cli(["parse", "A Bria AT 20 3D", "--gazetteer", str(DEMO_PLACES)], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    parsed = json.loads(result.stdout)
+    assert parsed["category"] == "attack_civilians" and parsed["counts"]["dead"] == 3
+    assert parsed["location"]["place"] == "Bria" and parsed["location"]["precision_m"] > 0
+    assert set(parsed) >= {"language", "category", "severity", "counts", "location", "parse_ms"}
+
+
+def test_parse_reads_one_message_per_line_from_stdin(env, tmp_path):
+    import subprocess
+
+    from tests.conftest import DEMO_PLACES
+    from tests.live_server import KENGELE
+
+    lines = "attaque a Bossangoa\n\nقتلو ثلاثه\nACK K-4821\n"
+    result = subprocess.run(
+        [KENGELE, "parse", "-", "--gazetteer", str(DEMO_PLACES)],
+        input=lines, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    outputs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(outputs) == 4
+    assert outputs[0]["location"]["place"] == "Bossangoa"
+    assert outputs[1]["severity"] == "unknown" and outputs[1]["location"]["method"] == "unlocated"
+    assert outputs[2]["language"] == "ar"
+    assert outputs[3]["command"] == {"code": "ACK", "ref": "K-4821", "lat": None, "lon": None}
+
+
+def test_parse_uses_the_database_gazetteer_and_the_registered_reporter(env, factory, vault, tmp_path):
+    from app.core.db import transaction
+    from app.reporters import service as reporter_service
+    from tests.conftest import DEMO_PLACES
+
+    assert run_cli(["import-places", str(DEMO_PLACES)], env, tmp_path).returncode == 0
+    with transaction(factory) as session:
+        reporter = reporter_service.get_or_create(
+            session=session,
+            vault=vault,
+            identity_hash=reporter_service.phone_identity(vault, "+23675990011"),
+            phone="+23675990011",
+            language="sg",
+        )
+        reporter.home_lat, reporter.home_lon = 6.5, 22.0
+    result = run_cli(["parse", "azo ti bira asi", "--reporter-phone", "75 99 00 11"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    parsed = json.loads(result.stdout)
+    assert parsed["language"] == "sg"
+    assert (parsed["location"]["method"], parsed["location"]["lat"]) == ("reporter_home", 6.5)
+    assert "75990011" not in result.stdout + result.stderr

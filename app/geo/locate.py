@@ -234,12 +234,15 @@ def _attach_offset(mention: Mention, words: Sequence[str], j: int, cues: Cues) -
             mention.bearing = cues.directions[direction]
             j -= size
             break
+    direction_at = j
+    while mention.bearing is not None and j > 0 and words[j - 1] in cues.articles:
+        j -= 1  # "20 km au nord de", "20 km to the north of"
     unit = words[j - 1] if j >= 1 else ""
     if j >= 2 and (unit in cues.units or unit in cues.miles) and (value := _number(words[j - 2])) is not None:
         mention.offset_m = value * (MILE_M if unit in cues.miles else 1000)
     elif unit.endswith("km") and (value := _number(unit[:-2])) is not None:
         mention.offset_m = value * 1000  # "13km"
-    elif mention.bearing is not None and k == j + _direction_size(words, j, cues):
+    elif mention.bearing is not None and k == direction_at + _direction_size(words, direction_at, cues):
         # "south-east of Sibut": a direction with no distance; somewhere out there, how far unknown.
         mention.offset_m = UNKNOWN_DISTANCE_M
         mention.distance_unknown = True
@@ -317,6 +320,9 @@ def _point_kilometrique(words: Sequence[str]) -> float | None:
 
 def _from_mentions(mentions: list[Mention], pk_m: float | None = None) -> Location | None:
     subjects = [m for m in mentions if m.offset_m is None and not m.axis]
+    anchored = [m for m in mentions if m.offset_m is not None and m.chosen and m.chosen.kind != "region"]
+    if anchored and all(m.chosen and m.chosen.kind == "region" for m in subjects):
+        subjects = []  # "80 km south-west of Ouadda, Haute-Kotto": the offset says more than the area
     # A neighbourhood's name may also be a distant town's: trust the place it is said to be part of.
     subjects = [m for m in subjects if not m.part_of_next] or subjects
     # "Houya, 80 km south-west of Ouadda, Haute-Kotto": the area is context, not the place.
@@ -326,7 +332,6 @@ def _from_mentions(mentions: list[Mention], pk_m: float | None = None) -> Locati
     subjects = _drop_enclosing_city(subjects)
     if subjects:
         return _subject_location(subjects)
-    anchored = [m for m in mentions if m.offset_m is not None and m.chosen and m.chosen.kind != "region"]
     if anchored:
         axis_targets = [m for m in mentions if m.axis and m.offset_m is None]
         return _offset_location(anchored[0], axis_targets[0] if axis_targets else None)

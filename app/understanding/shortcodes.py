@@ -43,6 +43,7 @@ COUNT_SUFFIX = {"": "armed", "A": "armed", "D": "dead", "M": "dead", "W": "wound
                 "E": "abducted"}  # fmt: skip
 _COUNT = re.compile(r"^(\d{1,4})([ADMWBKE]?)$", re.IGNORECASE)
 _REF = re.compile(r"^K?-?([0-9A-Z]{3,8})$", re.IGNORECASE)
+_LIST_COMMA = re.compile(r",(?!\d)|(?<!\d),")  # a comma between words, not a decimal comma
 _DECIMAL = re.compile(r"^[+-]?\d{1,3}(?:[.,]\d+)?$")
 
 HELP = {
@@ -80,7 +81,7 @@ def parse(text: str, *, trusted: bool) -> ShortCode | Command | None:
     Only trusted reporters (CLAs) get alert codes in any case; from others an alert code must use upper-case
     category codes, because "A Bria at the market…" is a sentence, not a code.
     """
-    tokens = text.replace(",", " ").split()
+    tokens = _LIST_COMMA.sub(" ", text).split()
     if not tokens:
         return None
     keyword = tokens[0].upper().rstrip(":")
