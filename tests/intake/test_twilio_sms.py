@@ -204,3 +204,31 @@ def test_receipt_is_in_the_known_reporters_language(client):
     response = post_sms(client, sms_form(From="75 99 99 99"))  # national format, same number
     [row] = inbox_rows(client)
     assert reply_text(response) == receipts.receipt_text(row.receipt_ref, "sw")
+
+
+def _register(client, phone: str, **fields):
+    vault = client.app.state.vault
+    with client.app.state.sessionmaker.begin() as session:
+        reporter = reporter_service.get_or_create(
+            session=session, vault=vault, identity_hash=reporter_service.phone_identity(vault, phone), phone=phone
+        )
+        for name, value in fields.items():
+            setattr(reporter, name, value)
+
+
+def test_a_cla_whose_code_cannot_be_read_gets_the_format_back(client):
+    from app.understanding import shortcodes
+
+    _register(client, "+23675888888", kind="cla", language="fr")
+    broken = post_sms(client, sms_form(From="+23675888888", Body="A Bria hommes armes partout"))
+    assert reply_text(broken) == shortcodes.help_text("fr")
+    good = post_sms(client, sms_form(From="+23675888888", Body="A Bria AT 20 3D"))
+    assert "AT attaque" not in reply_text(good) and len(reply_text(good)) < 60
+    # Both were stored all the same: a message is never dropped for its form.
+    assert len(inbox_rows(client)) == 2
+
+
+def test_a_villager_writing_like_a_code_just_gets_a_receipt(client):
+    response = post_sms(client, sms_form(Body="A Bria des hommes armes"))
+    [row] = inbox_rows(client)
+    assert reply_text(response) == receipts.receipt_text(row.receipt_ref, "fr")
