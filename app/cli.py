@@ -308,6 +308,15 @@ def _announce_when_ready(base: str, samples: bool) -> None:
     console.print("Ctrl-C stops the server.\n")
 
 
+def _register_domain_commands() -> None:
+    from app.geo.cli import register as register_geo
+
+    register_geo(cli)
+
+
+_register_domain_commands()
+
+
 def main() -> None:
     """Entry point of the `kengele` console script."""
     try:

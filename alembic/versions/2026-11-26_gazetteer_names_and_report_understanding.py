@@ -8,9 +8,9 @@ Create Date: 2026-11-26 11:08:42.256479
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 
 import app.core.db
+from alembic import op
 
 revision: str = "72ae39706c0e"
 down_revision: str | None = "b8645eca1f91"
