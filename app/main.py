@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             >= settings.worker_batch_size
         ),
         settings.worker_poll_seconds,
+        yield_seconds=settings.embedded_worker_yield_seconds,
     )
     gateway = IntakeGateway(
         factory, vault, spool, on_accepted=inbox_loop.wake if settings.embedded_worker else lambda: None

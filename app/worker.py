@@ -14,10 +14,12 @@ logger = logging.getLogger(__name__)
 class BackgroundLoop:
     """Call `step` until it reports no more work, then sleep `interval` seconds or until woken."""
 
-    def __init__(self, name: str, step: Callable[[], bool], interval: float) -> None:
+    def __init__(self, name: str, step: Callable[[], bool], interval: float, yield_seconds: float = 0.0) -> None:
         self.name = name
         self._step = step
         self._interval = interval
+        # Pause between busy batches: inside the server, answering providers comes before processing.
+        self._yield_seconds = yield_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -40,6 +42,8 @@ class BackgroundLoop:
             if not more:
                 self._wake.wait(self._interval)
                 self._wake.clear()
+            elif self._yield_seconds:
+                self._stop.wait(self._yield_seconds)
 
     def start(self) -> None:
         """Run the loop in a daemon thread."""

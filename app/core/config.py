@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # Run the worker inside the server process (embedded default).
     embedded_worker: bool = True
     worker_poll_seconds: float = 0.5
+    # The embedded worker rests this long between full batches so intake keeps the CPU and the SQLite lock.
+    embedded_worker_yield_seconds: float = 0.1
+    # Small batches: on SQLite a batch holds the single write lock, and intake must not wait behind it.
     worker_batch_size: int = 50
     # Backoff for inbox rows whose processing failed, in seconds per attempt.
     retry_schedule_seconds: list[int] = [5, 30, 120, 600, 1800, 3600]

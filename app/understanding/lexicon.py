@@ -75,26 +75,43 @@ class Hit:
 class PhraseMatcher:
     """Finds labelled phrases in a token list."""
 
+    CACHE_LIMIT = 50_000
+
     def __init__(self, entries: Iterable[tuple[str, str]]) -> None:
         self.phrases = [Phrase.parse(label, pattern) for label, pattern in entries]
         self.phrases = [p for p in self.phrases if p.words]
         self._by_first: dict[str, list[Phrase]] = {}
-        self._wild_first: list[Phrase] = []
+        self._prefix_by_initial: dict[str, list[Phrase]] = {}  # "attaqu*" can only start a word with "a"
+        self._other_wild: list[Phrase] = []
         for phrase in self.phrases:
             first = phrase.words[0]
             if first.kind == "exact":
                 self._by_first.setdefault(first.text, []).append(phrase)
+            elif first.kind == "prefix" and first.text:
+                self._prefix_by_initial.setdefault(first.text[0], []).append(phrase)
             else:
-                self._wild_first.append(phrase)
+                self._other_wild.append(phrase)
+        # Words recur across messages and lexicons: remember which phrases a word can start.
+        self._starts: dict[str, tuple[Phrase, ...]] = {}
+
+    def _starting_with(self, word: str) -> tuple[Phrase, ...]:
+        cached = self._starts.get(word)
+        if cached is None:
+            wild = [p for p in self._prefix_by_initial.get(word[:1], ()) if p.words[0].matches(word)]
+            wild += [p for p in self._other_wild if p.words[0].matches(word)]
+            cached = tuple(self._by_first.get(word, ())) + tuple(wild)
+            if len(self._starts) >= self.CACHE_LIMIT:
+                self._starts.clear()
+            self._starts[word] = cached
+        return cached
 
     def find(self, words: Sequence[str]) -> list[Hit]:
         """Every phrase occurrence, longest first at each position; overlapping hits are kept."""
         hits = []
         for i, word in enumerate(words):
-            candidates = self._by_first.get(word, []) + [p for p in self._wild_first if p.words[0].matches(word)]
-            for phrase in candidates:
+            for phrase in self._starting_with(word):
                 end = i + len(phrase.words)
-                if end <= len(words) and all(w.matches(words[i + k]) for k, w in enumerate(phrase.words)):
+                if end <= len(words) and all(w.matches(words[i + k]) for k, w in enumerate(phrase.words[1:], 1)):
                     hits.append(Hit(phrase.label, i, end, phrase.weight))
         return hits
 
