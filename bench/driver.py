@@ -19,6 +19,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from app.intake.simulate import twilio_sms_form
 from app.security.signatures import sign_twilio
 
 REQUEST_TIMEOUT_SECONDS = 10.0
@@ -29,20 +30,8 @@ Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 def sms_form() -> dict[str, str]:
-    """A Twilio inbound SMS form with a fresh MessageSid (as tests/helpers.py builds it)."""
-    sid = "SM" + uuid.uuid4().hex
-    return {
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "AccountSid": "AC" + "1" * 32,
-        "From": "+23675123456",
-        "To": "+23670000000",
-        "Body": "Hommes armés à Ayorkpo",
-        "NumMedia": "0",
-        "NumSegments": "1",
-        "SmsStatus": "received",
-        "ApiVersion": "2010-04-01",
-    }
+    """A Twilio inbound SMS form with a fresh MessageSid."""
+    return twilio_sms_form(message_sid="SM" + uuid.uuid4().hex, sender="+23675123456", body="Hommes armés à Ayorkpo")
 
 
 def signed_requests(count: int, *, url: str, token: str) -> list[bytes]:

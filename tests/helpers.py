@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from app.intake.simulate import twilio_sms_form
 from app.security.signatures import partner_signature, sign_twilio
 from tests.conftest import TWILIO_TOKEN
 
@@ -23,21 +24,25 @@ def new_sid(prefix: str = "SM") -> str:
 
 def sms_form(**fields: str) -> dict[str, str]:
     """A Twilio inbound SMS form as Twilio sends it; override any field."""
-    form = {
-        "MessageSid": new_sid(),
-        "SmsSid": "",
-        "AccountSid": "AC" + "1" * 32,
-        "From": "+23675123456",
-        "To": "+23670000000",
-        "Body": "Hommes armés à Ayorkpo",
-        "NumMedia": "0",
-        "NumSegments": "1",
-        "SmsStatus": "received",
-        "ApiVersion": "2010-04-01",
-    }
-    form["SmsSid"] = form["MessageSid"]
+    sid = new_sid()
+    form = twilio_sms_form(
+        message_sid=sid, sender="+23675123456", body="Hommes armés à Ayorkpo", account_sid="AC" + "1" * 32
+    )
     form.update(fields)
     return form
+
+
+def register_reporter(factory, vault, phone: str, **fields):
+    """Register a reporter by phone (as the worker would on first contact) and set extra fields."""
+    from app.core.db import transaction
+    from app.reporters import service as reporter_service
+
+    with transaction(factory) as session:
+        reporter = reporter_service.get_or_create(
+            session=session, vault=vault, identity_hash=reporter_service.phone_identity(vault, phone), phone=phone
+        )
+        for name, value in fields.items():
+            setattr(reporter, name, value)
 
 
 def post_sms(

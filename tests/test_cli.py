@@ -171,20 +171,11 @@ def test_parse_reads_one_message_per_line_from_stdin(env, tmp_path):
 
 
 def test_parse_uses_the_database_gazetteer_and_the_registered_reporter(env, factory, vault, tmp_path):
-    from app.core.db import transaction
-    from app.reporters import service as reporter_service
     from tests.conftest import DEMO_PLACES
+    from tests.helpers import register_reporter
 
     assert run_cli(["import-places", str(DEMO_PLACES)], env, tmp_path).returncode == 0
-    with transaction(factory) as session:
-        reporter = reporter_service.get_or_create(
-            session=session,
-            vault=vault,
-            identity_hash=reporter_service.phone_identity(vault, "+23675990011"),
-            phone="+23675990011",
-            language="sg",
-        )
-        reporter.home_lat, reporter.home_lon = 6.5, 22.0
+    register_reporter(factory, vault, "+23675990011", language="sg", home_lat=6.5, home_lon=22.0)
     result = run_cli(["parse", "azo ti bira asi", "--reporter-phone", "75 99 00 11"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     parsed = json.loads(result.stdout)

@@ -36,6 +36,24 @@ class SimulationReport:
     errors: list[str] = field(default_factory=list)
 
 
+def twilio_sms_form(
+    *, message_sid: str, sender: str, body: str, account_sid: str = DEMO_ACCOUNT_SID, to: str = "+23670000000"
+) -> dict[str, str]:
+    """The fields Twilio posts for an inbound SMS (the ones we read and the usual others)."""
+    return {
+        "MessageSid": message_sid,
+        "SmsSid": message_sid,
+        "AccountSid": account_sid,
+        "From": sender,
+        "To": to,
+        "Body": body,
+        "NumMedia": "0",
+        "NumSegments": "1",
+        "SmsStatus": "received",
+        "ApiVersion": "2010-04-01",
+    }
+
+
 def _pick(fieldnames: list[str], wanted: str | None, candidates: tuple[str, ...], what: str) -> str | None:
     lowered = {name.lower(): name for name in fieldnames}
     if wanted:
@@ -77,20 +95,14 @@ def read_messages(
             # Line and id together: some real files repeat ids (the Haiti set does, 16 times).
             seed = f"{path.name}:{line}:{row_id}"
             sender = (row.get(from_col) or "").strip() if from_col else ""
-            yield SimulatedSms(
-                line,
-                {
-                    "MessageSid": "SM" + hashlib.md5(seed.encode(), usedforsecurity=False).hexdigest(),
-                    "AccountSid": account_sid,
-                    "From": sender or _synthetic_number(seed, country_prefix),
-                    "To": to_number,
-                    "Body": row.get(text_col) or "",
-                    "NumMedia": "0",
-                    "NumSegments": "1",
-                    "SmsStatus": "received",
-                    "ApiVersion": "2010-04-01",
-                },
+            form = twilio_sms_form(
+                message_sid="SM" + hashlib.md5(seed.encode(), usedforsecurity=False).hexdigest(),
+                sender=sender or _synthetic_number(seed, country_prefix),
+                body=row.get(text_col) or "",
+                account_sid=account_sid,
+                to=to_number,
             )
+            yield SimulatedSms(line, form)
 
 
 def send_all(

@@ -17,6 +17,7 @@ LEXICON_DIR = Path(__file__).with_name("lexicons")
 # Misspellings: a whole word within this similarity of a lexicon word counts as that word.
 FUZZY_WORD_CUTOFF = 84
 FUZZY_MIN_LENGTH = 5
+FUZZY_SHORT_WORD_CUTOFF = 90  # five or six letters
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,9 @@ class Lexicon:
         for stem in self.stems:
             if word.startswith(stem):
                 return None  # already matches a prefix pattern
-        best = process.extractOne(word, self.vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_WORD_CUTOFF)
+        # Short words are one letter from many others: ask more of them before calling them a misspelling.
+        cutoff = FUZZY_WORD_CUTOFF if len(word) >= 7 else FUZZY_SHORT_WORD_CUTOFF
+        best = process.extractOne(word, self.vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff)
         if best is not None:
             return best[0]
         for stem in self.stems:

@@ -11,9 +11,8 @@ from sqlalchemy import select
 
 from app.feedback import receipts
 from app.intake.models import InboundMessage
-from app.reporters import service as reporter_service
 from tests.conftest import TWILIO_TOKEN
-from tests.helpers import new_sid, post_sms, sms_form
+from tests.helpers import new_sid, post_sms, register_reporter, sms_form
 
 
 def inbox_rows(client: TestClient) -> list[InboundMessage]:
@@ -192,28 +191,14 @@ def test_account_sid_must_match_when_configured(make_client):
 
 
 def test_receipt_is_in_the_known_reporters_language(client):
-    vault = client.app.state.vault
-    with client.app.state.sessionmaker.begin() as session:
-        reporter_service.get_or_create(
-            session=session,
-            vault=vault,
-            identity_hash=reporter_service.phone_identity(vault, "+23675999999"),
-            phone="+23675999999",
-            language="sw",
-        )
+    _register(client, "+23675999999", language="sw")
     response = post_sms(client, sms_form(From="75 99 99 99"))  # national format, same number
     [row] = inbox_rows(client)
     assert reply_text(response) == receipts.receipt_text(row.receipt_ref, "sw")
 
 
 def _register(client, phone: str, **fields):
-    vault = client.app.state.vault
-    with client.app.state.sessionmaker.begin() as session:
-        reporter = reporter_service.get_or_create(
-            session=session, vault=vault, identity_hash=reporter_service.phone_identity(vault, phone), phone=phone
-        )
-        for name, value in fields.items():
-            setattr(reporter, name, value)
+    register_reporter(client.app.state.sessionmaker, client.app.state.vault, phone, **fields)
 
 
 def test_a_cla_whose_code_cannot_be_read_gets_the_format_back(client):

@@ -11,10 +11,9 @@ from app.intake import tasks
 from app.intake.flows import IntakeGateway
 from app.intake.schemas import InboundEnvelope
 from app.intake.spool import Spool
-from app.reporters import service as reporter_service
 from app.understanding.tasks import parsers
 from tests.conftest import DEMO_PLACES
-from tests.helpers import new_sid
+from tests.helpers import new_sid, register_reporter
 
 
 def run_worker(factory, vault):
@@ -53,15 +52,9 @@ def test_reports_get_language_category_severity_and_location(factory, vault, tmp
 
 def test_the_reporters_home_and_language_are_used(factory, vault, tmp_path):
     setup_gazetteer(factory)
-    with transaction(factory) as session:
-        reporter = reporter_service.get_or_create(
-            session=session,
-            vault=vault,
-            identity_hash=reporter_service.phone_identity(vault, "+23675000009"),
-            phone="+23675000009",
-            language="sg",
-        )
-        reporter.home_lat, reporter.home_lon, reporter.home_place = 7.0, 19.2, "Kaga Bandoro"
+    register_reporter(
+        factory, vault, "+23675000009", language="sg", home_lat=7.0, home_lon=19.2, home_place="Kaga Bandoro"
+    )
     gateway = IntakeGateway(factory, vault, Spool(tmp_path))
     gateway.accept(sms("azo ti bira asi", sender="+23675000009"))
     run_worker(factory, vault)
@@ -90,14 +83,7 @@ def test_partner_coordinates_and_place_names_are_used(factory, vault, tmp_path):
 
 def test_a_cla_short_code_is_read_as_a_code(factory, vault, tmp_path):
     setup_gazetteer(factory)
-    with transaction(factory) as session:
-        reporter_service.get_or_create(
-            session=session,
-            vault=vault,
-            identity_hash=reporter_service.phone_identity(vault, "+23675000010"),
-            phone="+23675000010",
-            kind="cla",
-        )
+    register_reporter(factory, vault, "+23675000010", kind="cla")
     gateway = IntakeGateway(factory, vault, Spool(tmp_path))
     gateway.accept(sms("a bria at 12 2d", sender="+23675000010"))
     run_worker(factory, vault)
