@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,6 +19,8 @@ from app.understanding.service import MessageParser, ParseResult, ReporterContex
 
 # How often the worker checks whether the gazetteer changed (an import, an admin edit).
 GAZETTEER_CHECK_SECONDS = 30.0
+RECENT_WINDOW = timedelta(hours=72)
+RECENT_LIMIT = 50
 
 
 class ParserCache:
@@ -55,19 +58,36 @@ class ParserCache:
 parsers = ParserCache()
 
 
-def reporter_context(session: Session, report: Report) -> ReporterContext:
-    """What the sender's record tells the parser: kind, language, home."""
-    if report.reporter_id is None:
-        return ReporterContext()
-    reporter = session.get(Reporter, report.reporter_id)
-    if reporter is None:
-        return ReporterContext()
-    home = (
-        (reporter.home_lat, reporter.home_lon)
-        if reporter.home_lat is not None and reporter.home_lon is not None
-        else None
+def recent_positions(session: Session, report: Report) -> tuple[tuple[float, float], ...]:
+    """Where recent reports were located: an ambiguous place name is most likely the one near current events."""
+    rows = session.execute(
+        select(Report.lat, Report.lon)
+        .where(
+            Report.received_at >= report.received_at - RECENT_WINDOW,
+            Report.id != report.id,
+            Report.lat.is_not(None),
+            Report.location_method.in_(("coordinates", "gazetteer", "relative", "axis", "partner")),
+        )
+        .order_by(Report.received_at.desc())
+        .limit(RECENT_LIMIT)
     )
-    return ReporterContext(kind=reporter.kind, language=reporter.language, home=home, home_place=reporter.home_place)
+    return tuple((lat, lon) for lat, lon in rows)
+
+
+def reporter_context(session: Session, report: Report) -> ReporterContext:
+    """What the sender's record and recent events tell the parser: kind, language, home, recent positions."""
+    recent = recent_positions(session, report)
+    reporter = session.get(Reporter, report.reporter_id) if report.reporter_id is not None else None
+    if reporter is None:
+        return ReporterContext(recent=recent)
+    has_home = reporter.home_lat is not None and reporter.home_lon is not None
+    return ReporterContext(
+        kind=reporter.kind,
+        language=reporter.language,
+        home=(reporter.home_lat, reporter.home_lon) if has_home else None,  # type: ignore[arg-type]
+        home_place=reporter.home_place,
+        recent=recent,
+    )
 
 
 def understand_report(session: Session, report: Report) -> None:

@@ -104,3 +104,17 @@ def test_every_haiti_message_parses_without_an_exception(parser):
     results = [parser.parse(text).to_json() for text in texts]
     assert len(results) == 5240
     assert all(r["severity"] in ("extreme", "severe", "moderate", "minor", "unknown") for r in results)
+
+
+def test_recent_reports_resolve_a_shared_place_name(factory, vault, tmp_path, parser):
+    setup_gazetteer(factory)
+    gateway = IntakeGateway(factory, vault, Spool(tmp_path))
+    # Two villages are called Nzako. Reports from Bakouma first locate events near the northern one.
+    northern = max(parser.gazetteer.exact("nzako"), key=lambda p: p.lat)
+    gateway.accept(sms(f"attaque {northern.lat:.4f} {northern.lon:.4f}"))
+    run_worker(factory, vault)
+    gateway.accept(sms("hommes armés à Nzako", sender="+23675000002"))
+    run_worker(factory, vault)
+    _first, second = reports(factory)
+    assert (second.lat, second.lon) == (northern.lat, northern.lon)
+    assert second.location_method == "gazetteer"
