@@ -254,6 +254,26 @@ def _parser_and_context(gazetteer_csv: Path | None, reporter_phone: str | None):
 
 
 @cli.command()
+def incidents(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+    status: Annotated[str | None, typer.Option(help="Only incidents in this status")] = None,
+) -> None:
+    """List the incidents with their reports' provider message ids (no personal data)."""
+    import json
+
+    from app.incidents import queries
+
+    with make_sessionmaker(make_engine(get_settings()))() as session:
+        for item in queries.incident_summaries(session=session, status=status):
+            if as_json:
+                typer.echo(json.dumps(item, ensure_ascii=False))
+            else:
+                counts = f"{item['report_count']:3} reports {item['reporter_count']:3} reporters"
+                line = f"{item['ref']:9} {item['status']:12} {item['category']:17} {item['severity']:9} {counts}"
+                typer.echo(f"{line}  {item['place'] or ''}")
+
+
+@cli.command()
 def demo(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,

@@ -2,9 +2,9 @@
 
 from app.core.db import Base
 from app.geo.models import Place, PlaceName
-from app.incidents.models import Report
+from app.incidents.models import Incident, IncidentEvent, Report
 from app.intake.models import InboundMessage
 from app.partners.models import Partner
 from app.reporters.models import Reporter
 
-__all__ = ["Base", "InboundMessage", "Partner", "Place", "PlaceName", "Report", "Reporter"]
+__all__ = ["Base", "InboundMessage", "Incident", "IncidentEvent", "Partner", "Place", "PlaceName", "Report", "Reporter"]

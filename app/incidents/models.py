@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -44,3 +44,52 @@ class Report(Base):
     location_place_id: Mapped[int | None] = mapped_column(ForeignKey("place.id", ondelete="SET NULL"))
     location_text: Mapped[str | None] = mapped_column(String(200))
     location_confidence: Mapped[float | None]
+
+    # Clustering: the incident it belongs to; a same-sender repeat points at the report it repeats.
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
+    repeat_of_id: Mapped[int | None] = mapped_column(ForeignKey("report.id"))
+    # Keyed hash of the normalised text, to spot a sender sending the same words again.
+    text_digest: Mapped[str | None] = mapped_column(String(64))
+    rejected_at: Mapped[datetime | None]
+
+
+class Incident(Base):
+    """One event in the world, as the reports about it describe it; what operators and units act on."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        # The clustering query: open incidents of recent activity, by time then place.
+        Index("ix_incident_open_recent", "status", "last_report_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(12), unique=True)  # K-4821: read over SMS and voice
+    category: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    verification: Mapped[str] = mapped_column(String(20), default="unverified")
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    precision_m: Mapped[float | None]
+    place: Mapped[str | None] = mapped_column(String(200))
+    first_report_at: Mapped[datetime]
+    last_report_at: Mapped[datetime]
+    report_count: Mapped[int] = mapped_column(default=0)
+    reporter_count: Mapped[int] = mapped_column(default=0)
+    confidence: Mapped[float] = mapped_column(default=0.0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
+
+
+class IncidentEvent(Base):
+    """One line of an incident's timeline: what changed, when, and who did it."""
+
+    __tablename__ = "incident_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))  # created, report_added, status, merged, split, report_rejected
+    actor: Mapped[str] = mapped_column(String(64))  # "system" or an operator's username
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

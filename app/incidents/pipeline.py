@@ -11,13 +11,20 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
+from app.incidents import service as incident_service
 from app.incidents.models import Report
 from app.understanding import tasks as understanding_tasks
 
 ReportStep = Callable[[Session, Report], None]
 
-# Understand and locate → cluster → prioritise → route. Clustering and routing plug in after understanding.
-REPORT_STEPS: list[ReportStep] = [understanding_tasks.understand_report]
+
+def cluster(session: Session, report: Report) -> None:
+    """Pipeline step: fold repeats and put the report into its incident."""
+    incident_service.cluster_report(session=session, report=report)
+
+
+# Understand and locate → cluster → prioritise → route. Prioritising and routing plug in after clustering.
+REPORT_STEPS: list[ReportStep] = [understanding_tasks.understand_report, cluster]
 
 
 def run(session: Session, report: Report, steps: Sequence[ReportStep] | None = None) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core import metrics
 from app.core.clock import utcnow
 from app.core.db import transaction
+from app.feed import events as feed_events
 from app.incidents import pipeline
 from app.incidents import service as report_service
 from app.intake import service as inbox_service
@@ -18,6 +19,7 @@ from app.intake.schemas import InboundEnvelope
 from app.reporters import service as reporter_service
 from app.reporters.models import ReporterKind
 from app.security.crypto import Vault
+from app.understanding.text import fold
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,13 @@ def process_inbound(*, session: Session, vault: Vault, row: InboundMessage) -> i
             language=envelope.language,
             partner_id=envelope.partner_id,
         ).id
-    report = report_service.create_report(session=session, inbound=row, envelope=envelope, reporter_id=reporter_id)
+    report = report_service.create_report(
+        session=session,
+        inbound=row,
+        envelope=envelope,
+        reporter_id=reporter_id,
+        text_digest=vault.lookup_hash(" ".join(fold(envelope.body).split()), purpose="text"),
+    )
     pipeline.run(session, report)
     return report.id
 
@@ -57,11 +65,13 @@ def process_due(*, factory: sessionmaker[Session], vault: Vault, batch_size: int
     with transaction(factory) as session:
         rows = inbox_service.claim_due(session=session, now=now, limit=batch_size)
         for row in rows:
+            mark = feed_events.checkpoint(session)
             try:
                 with session.begin_nested():
                     report_id = process_inbound(session=session, vault=vault, row=row)
                     inbox_service.mark_processed(row, now=utcnow())
             except Exception as exc:  # one bad row must not stop the others
+                feed_events.discard_since(session, mark)
                 error = type(exc).__name__
                 # The exception text may quote the message; log its class only.
                 logger.error("inbox row %s failed (%s); will retry", row.id, error)
