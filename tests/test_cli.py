@@ -182,3 +182,28 @@ def test_parse_uses_the_database_gazetteer_and_the_registered_reporter(env, fact
     assert parsed["language"] == "sg"
     assert (parsed["location"]["method"], parsed["location"]["lat"]) == ("reporter_home", 6.5)
     assert "75990011" not in result.stdout + result.stderr
+
+
+def test_incidents_json_lists_refs_and_message_ids_without_personal_data(env, factory, vault, tmp_path):
+    from tests.conftest import DEMO_PLACES
+
+    assert run_cli(["import-places", str(DEMO_PLACES)], env, tmp_path).returncode == 0
+    sample = tmp_path / "alerts.csv"
+    sample.write_text(
+        "id,from,body\n"
+        "1,+23675000001,Attaque des seleka a Bambari 3 morts\n"
+        "2,+23675000002,tirs a Bambari maisons brulees\n"
+        "3,+23675000003,attaque a Grimari\n"
+    )
+    with running(["serve"], env, tmp_path, tmp_path / "server.log") as base:
+        assert run_cli(["simulate", str(sample), "--url", base], env, tmp_path).returncode == 0
+        deadline = time.monotonic() + 30
+        while count(factory, Report, Report.understood_at.is_not(None)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    result = run_cli(["incidents", "--json"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    items = [json.loads(line) for line in result.stdout.splitlines()]
+    assert sorted(len(i["message_ids"]) for i in items) == [1, 2]
+    assert all(i["ref"].startswith("K-") and i["status"] == "open" and i["lat"] for i in items)
+    assert all(m.startswith("SM") for i in items for m in i["message_ids"])
+    assert "+2367" not in result.stdout and "seleka" not in result.stdout

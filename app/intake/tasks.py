@@ -19,7 +19,7 @@ from app.intake.schemas import InboundEnvelope
 from app.reporters import service as reporter_service
 from app.reporters.models import ReporterKind
 from app.security.crypto import Vault
-from app.understanding.text import fold
+from app.understanding.text import tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,8 @@ def process_inbound(*, session: Session, vault: Vault, row: InboundMessage) -> i
         inbound=row,
         envelope=envelope,
         reporter_id=reporter_id,
-        text_digest=vault.lookup_hash(" ".join(fold(envelope.body).split()), purpose="text"),
+        # Same words whatever the case, accents, spacing or punctuation: "Attaque à Bria!" = "attaque a bria".
+        text_digest=vault.lookup_hash(" ".join(t.text for t in tokenize(envelope.body)), purpose="text"),
     )
     pipeline.run(session, report)
     return report.id

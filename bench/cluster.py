@@ -1,0 +1,1703 @@
+"""Incident clustering benchmark: real CAR events, many reporters each, through a real Kengele server.
+
+Builds a scenario from the UCDP events of 2013-2016 (real places and dates, compressed into a few simulated
+days, plus deliberate near pairs), turns every event into several SMS from different reporters in French,
+Sango, Lingala and English (with provider retries and same-sender repeats), pushes them in arrival order through
+the signed `POST /twilio/sms` of a uvicorn subprocess, waits until the inbox is processed, reads
+`kengele incidents --json` and scores the clustering against the true events. With `--scale` (PostgreSQL) it
+also times the same batch on top of 10 thousand and 1 million synthetic historical reports.
+
+    .venv/bin/python bench/cluster.py [--events 150] [--seed 7] [--database sqlite|postgres] [--scale]
+    .venv/bin/python bench/cluster.py --self-test     # metric and scenario checks, no server
+
+The server runs the real code with one seam moved: `app.core.clock.utcnow` reads a simulated clock that the
+bench sets before each message (this file re-executes itself as `cluster.py _clocked <kengele args>`), so a
+week of reports is replayed in a minute while every timestamp Kengele stores is the simulated arrival time.
+Prints a table and, as its last line, one JSON object (also written to bench/results/cluster.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import math
+import os
+import platform
+import random
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+RESULTS_FILE = BENCH_DIR / "results" / "cluster.json"
+INCIDENTS_FILE = BENCH_DIR / "results" / "cluster_incidents.jsonl"
+EVENTS_NAME = "car_events_2013_2016.csv"
+SHARED_EVENTS = Path("/work/shared/data") / EVENTS_NAME
+REPO_EVENT_COPIES = (REPO / "tests" / "data" / EVENTS_NAME, REPO / "app" / "data" / "demo" / EVENTS_NAME)
+GAZETTEER = REPO / "app" / "data" / "demo" / "car_places.csv"
+KENGELE = Path(sys.executable).parent / "kengele"
+DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+CLOCK_ENV = "CLUSTER_BENCH_CLOCK_FILE"
+HOST = "127.0.0.1"
+
+# Ground truth rules (the contract of issue 4).
+BAD_MERGE_KM = 25.0
+BAD_MERGE_HOURS = 24.0
+SAME_PLACE_KM = 5.0  # two sampled events this close within BAD_MERGE_HOURS could not be told apart: never sampled
+REPORT_SPREAD_HOURS = 6.0
+REAL_FIRST_DAY = datetime(2013, 1, 1, tzinfo=UTC)
+REAL_DAYS = 1461  # 2013-01-01 .. 2016-12-31
+PLACE_KINDS = ("town", "village", "city", "commune", "locality", "camp", "suburb", "forest", "location")
+
+# Message mix.
+LANGUAGES = (("fr", 0.4), ("sg", 0.2), ("ln", 0.2), ("en", 0.2))
+HOME_SHARE = 0.2
+RETRY_SHARE = 0.05
+REPEAT_SHARE = 0.05
+REUSE_SHARE = 0.25
+LOCATIVE_WEIGHTS = (("at", 0.40), ("description", 0.15), ("misspelled", 0.15), ("near", 0.15), ("offset", 0.15))
+
+# Timeouts (seconds): every wait in the run is bounded.
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+MESSAGE_TIMEOUT = 15.0
+DRAIN_TIMEOUT = 90.0
+CLI_TIMEOUT = 300.0
+SCALE_SIZES = {"10k": 10_000, "1m": 1_000_000}
+WORST_COUNT = 8
+
+TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
+    "attack": {  # type_of_violence 3: one-sided violence against civilians
+        "fr": (
+            "Des hommes armés ont attaqué la population {loc}, {n} civils tués",
+            "URGENT {loc} attaque contre les civils ce matin, {n} morts et des blessés",
+            "Les rebelles tirent sur les habitants {loc}, on compte {n} morts",
+            "{loc} des villageois tués par des hommes en armes, envoyez la MINUSCA svp",
+        ),
+        "en": (
+            "Armed men attacked civilians {loc}, {n} people killed",
+            "URGENT gunmen attacked the village {loc} this morning, {n} dead",
+            "{loc} civilians killed by armed men, please send help",
+        ),
+        "sg": (
+            "Azo ti bira a fa azo {n} {loc}",
+            "{loc} azo ti bira a pika azo, a fa azo {n}",
+            "Seleka a fa azo {loc} laso, mbeto ayeke ngangu",
+        ),
+        "ln": (
+            "Bato ya mandoki babomi bato {n} {loc}",
+            "{loc} bato ya mandoki babeti bato masasi, bato {n} bakufi",
+            "Babomi bato {loc} lelo na tongo, tosengi lisalisi",
+        ),
+    },
+    "clash": {  # type_of_violence 1: state forces against an armed group
+        "fr": (
+            "Affrontements entre les FACA et les rebelles {loc}, tirs nourris",
+            "Combats {loc} entre la MINUSCA et des hommes armés depuis ce matin",
+            "{loc} accrochage entre militaires et groupe armé, {n} morts",
+        ),
+        "en": (
+            "Fighting between FACA and rebels {loc}, heavy gunfire",
+            "Clashes {loc} between peacekeepers and an armed group, {n} dead",
+        ),
+        "sg": ("FACA na azo ti bira a pika tere {loc}", "Bira {loc} na popo ti MINUSCA na azo ti bira"),
+        "ln": (
+            "Basoda na bato ya mandoki babundi {loc}",
+            "Bitumba makasi {loc} kati na basoda na bato ya mandoki, bato {n} bakufi",
+        ),
+    },
+    "fight": {  # type_of_violence 2: armed groups against each other
+        "fr": (
+            "Combats entre anti-balaka et ex-Seleka {loc}, {n} morts",
+            "{loc} affrontements entre deux groupes armés, la population fuit",
+        ),
+        "en": (
+            "Clashes between anti-balaka and ex-Seleka {loc}, {n} killed",
+            "Two armed groups are fighting {loc}, people are fleeing",
+        ),
+        "sg": ("Bira na popo ti anti balaka na Seleka {loc}", "Anti balaka na Seleka a pika tere {loc}, azo {n} a kui"),
+        "ln": (
+            "Bitumba kati na anti balaka na Seleka {loc}, bato {n} bakufi",
+            "Bitumba {loc} kati na UPC na anti balaka",
+        ),
+    },
+}
+FAMILIES = {"1": "clash", "2": "fight", "3": "attack"}
+LOCATIVES: dict[str, dict[str, str]] = {
+    "at": {"fr": "à {p}", "en": "in {p}", "sg": "na {p}", "ln": "na {p}"},
+    "near": {"fr": "près de {p}", "en": "near {p}", "sg": "nduru na {p}", "ln": "pene na {p}"},
+    "offset": {"fr": "à {k} km de {p}", "en": "{k} km from {p}", "sg": "na {k} km ti {p}", "ln": "na {k} km na {p}"},
+    "home": {"fr": "dans notre village", "en": "in our village", "sg": "na kodoro ti e", "ln": "na mboka na biso"},
+}
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Place:
+    """A gazetteer entry of the demo region."""
+
+    name: str
+    kind: str
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class Source:
+    """A real UCDP event usable for the scenario."""
+
+    id: str
+    day: int
+    lat: float
+    lon: float
+    family: str
+    place: Place | None
+    description: str
+    deaths: int
+
+
+@dataclass(frozen=True)
+class Event:
+    """One true event of the scenario: what every report about it describes."""
+
+    key: str
+    origin: str  # ucdp, near (30-60 km from a sampled event within 6 h), later (same place > 48 h after)
+    family: str
+    lat: float
+    lon: float
+    place: Place | None
+    description: str
+    deaths: int
+    start: datetime
+
+
+@dataclass(frozen=True)
+class Message:
+    """One SMS as the provider posts it, with the truth behind it."""
+
+    at: datetime
+    sid: str
+    sender: str
+    body: str
+    event: str
+    kind: str  # report, retry (same MessageSid again), repeat (same sender and text, new MessageSid)
+    of: str | None = None  # the original MessageSid of a retry or repeat
+    locative: str = ""
+
+
+@dataclass(frozen=True)
+class Home:
+    """A reporter registered with a home village before the run."""
+
+    phone: str
+    lat: float
+    lon: float
+    place: str | None
+    language: str
+
+
+@dataclass
+class Scenario:
+    """Everything the run sends, and the truth to score it against."""
+
+    base: datetime
+    events: list[Event]
+    messages: list[Message] = field(default_factory=list)
+    homes: list[Home] = field(default_factory=list)
+
+    def event_by_key(self) -> dict[str, Event]:
+        """The events by key."""
+        return {event.key: event for event in self.events}
+
+
+def km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, for name lookups."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
+
+
+def default_events_path() -> Path:
+    """The shared events file, or the first repo copy of it."""
+    return next((path for path in (SHARED_EVENTS, *REPO_EVENT_COPIES) if path.is_file()), SHARED_EVENTS)
+
+
+def load_places(path: Path) -> list[Place]:
+    """The demo gazetteer's places."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [Place(r["name"], r["kind"], float(r["lat"]), float(r["lon"])) for r in csv.DictReader(handle)]
+
+
+def canonical_place(where_coordinates: str, by_name: dict[str, Place]) -> Place | None:
+    """The gazetteer place UCDP names in `where_coordinates` ("Bambari town" -> Bambari), if any."""
+    words = where_coordinates.split()
+    name = " ".join(words[:-1]) if len(words) > 1 and words[-1] in PLACE_KINDS else where_coordinates
+    return by_name.get(fold(name))
+
+
+def source_from_row(row: dict[str, str], by_name: dict[str, Place]) -> Source | None:
+    """A usable event (where_prec <= 2, coordinates, some place text), else None."""
+    if row["where_prec"].strip() not in ("1", "2") or not row["lat"] or not row["lon"]:
+        return None
+    family = FAMILIES.get(row["type_of_violence"].strip())
+    description = " ".join(row["where_description"].split())
+    place = canonical_place(row["where_coordinates"], by_name)
+    if family is None or (place is None and not description):
+        return None
+    day = (datetime.fromisoformat(row["date_start"]).replace(tzinfo=UTC) - REAL_FIRST_DAY).days
+    deaths = int(row["best"]) if row["best"].strip().isdigit() else 0
+    return Source(row["id"], day, float(row["lat"]), float(row["lon"]), family, place, description, deaths)
+
+
+def load_sources(path: Path, places: list[Place]) -> list[Source]:
+    """Every usable event of the events file, in file order."""
+    by_name = {fold(place.name): place for place in places}
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [source for row in rows if (source := source_from_row(row, by_name)) is not None]
+
+
+# ------------------------------------------------------------------------------------------ scenario
+
+
+def simulated_start(day: int, base: datetime, days: float, rng: random.Random) -> datetime:
+    """Compress a real day into the simulated span, keeping the order of real dates."""
+    slot = days * 86400.0 / REAL_DAYS
+    return base + timedelta(seconds=(day + rng.random()) * slot)
+
+
+def conflicts(lat: float, lon: float, start: datetime, events: list[Event]) -> bool:
+    """Whether an event here and then could not be told apart from one already chosen (same place, < 24 h)."""
+    window = timedelta(hours=BAD_MERGE_HOURS)
+    return any(abs(e.start - start) < window and km(lat, lon, e.lat, e.lon) < SAME_PLACE_KM for e in events)
+
+
+def sample_events(sources: list[Source], count: int, base: datetime, days: float, rng: random.Random) -> list[Event]:
+    """Up to `count` real events, shuffled by the seed, skipping same-place same-day duplicates."""
+    pool = list(sources)
+    rng.shuffle(pool)
+    events: list[Event] = []
+    for src in pool:
+        start = simulated_start(src.day, base, days, rng)
+        if len(events) >= count or conflicts(src.lat, src.lon, start, events):
+            continue
+        fields = (src.family, src.lat, src.lon, src.place, src.description, src.deaths, start)
+        events.append(Event(f"ucdp-{src.id}", "ucdp", *fields))
+    return sorted(events, key=lambda e: e.start)
+
+
+def places_between(lat: float, lon: float, places: list[Place], low_km: float, high_km: float) -> list[Place]:
+    """Gazetteer places at a distance in [low_km, high_km]."""
+    return [p for p in places if low_km <= km(lat, lon, p.lat, p.lon) <= high_km]
+
+
+def near_and_later(anchor: Event, places: list[Place], rng: random.Random) -> tuple[Event | None, Event]:
+    """A distinct event 30-60 km away within 6 h, and one at the anchor's place more than 48 h later."""
+    around = places_between(anchor.lat, anchor.lon, places, 30.0, 60.0)
+    near = None
+    if around:
+        spot = rng.choice(around)
+        start = anchor.start + timedelta(hours=rng.uniform(0.5, REPORT_SPREAD_HOURS))
+        near = Event(
+            f"near-{anchor.key}",
+            "near",
+            rng.choice(list(TEMPLATES)),
+            spot.lat,
+            spot.lon,
+            spot,
+            "",
+            rng.randint(1, 12),
+            start,
+        )
+    start = anchor.start + timedelta(hours=rng.uniform(49.0, 72.0))
+    later = Event(
+        f"later-{anchor.key}",
+        "later",
+        rng.choice(list(TEMPLATES)),
+        anchor.lat,
+        anchor.lon,
+        anchor.place,
+        anchor.description,
+        rng.randint(1, 12),
+        start,
+    )
+    return near, later
+
+
+def add_pairs(events: list[Event], places: list[Place], pairs: int, rng: random.Random) -> list[Event]:
+    """Add the deliberate near pairs (30-60 km, < 6 h) and same-place repeats (> 48 h) for `pairs` anchors."""
+    anchors = [e for e in events if e.place is not None]
+    added: list[Event] = []
+    for anchor in rng.sample(anchors, min(pairs, len(anchors))):
+        for extra in near_and_later(anchor, places, rng):
+            if extra is not None and not conflicts(extra.lat, extra.lon, extra.start, events + added):
+                added.append(extra)
+    return sorted(events + added, key=lambda e: e.start)
+
+
+def misspell(name: str, rng: random.Random) -> str:
+    """The name with one typing slip (the first letter kept), as people write place names in SMS."""
+    if len(name) < 5:
+        return name
+    i = rng.randrange(1, len(name) - 1)
+    slips = (
+        name[:i] + name[i + 1 :],
+        name[:i] + name[i] + name[i:],
+        name[:i] + name[i + 1] + name[i] + name[i + 2 :],
+        name.replace("ou", "u", 1) if "ou" in name else name[:-1] + "y" if name.endswith("i") else name + "e",
+    )
+    return rng.choice(slips)
+
+
+def weighted(options: tuple[tuple[str, float], ...], rng: random.Random) -> str:
+    """One option drawn by weight."""
+    return rng.choices([name for name, _ in options], weights=[w for _, w in options])[0]
+
+
+def offset_phrase(event: Event, lang: str, places: list[Place], rng: random.Random) -> str | None:
+    """'12 km from Bria': the distance to a gazetteer town or village 5-40 km away, if there is one."""
+    others = [p for p in places_between(event.lat, event.lon, places, 5.0, 40.0) if p.kind in ("town", "village")]
+    if not others:
+        return None
+    ref = rng.choice(others)
+    return LOCATIVES["offset"][lang].format(k=round(km(event.lat, event.lon, ref.lat, ref.lon)), p=ref.name)
+
+
+def locative(event: Event, lang: str, places: list[Place], rng: random.Random) -> tuple[str, str]:
+    """Where the reporter says it happened, and which way of saying it was used."""
+    how = weighted(LOCATIVE_WEIGHTS, rng)
+    described = bool(event.description) and len(event.description) <= 80 and lang in ("fr", "en")
+    if event.place is None or (how == "description" and described):
+        return LOCATIVES["at"][lang].format(p=event.description), "description"
+    if how == "offset" and (phrase := offset_phrase(event, lang, places, rng)):
+        return phrase, how
+    if how == "misspelled":
+        return LOCATIVES["at"][lang].format(p=misspell(event.place.name, rng)), how
+    if how == "near":
+        return LOCATIVES["near"][lang].format(p=event.place.name), how
+    return LOCATIVES["at"][lang].format(p=event.place.name), "at"
+
+
+def compose(event: Event, lang: str, loc: str, rng: random.Random) -> str:
+    """The SMS text: a template of the event's family in the language, with the place and a death toll."""
+    deaths = max(1, (event.deaths or rng.randint(1, 10)) + rng.randint(-2, 2))
+    text = rng.choice(TEMPLATES[event.family][lang]).format(loc=loc, n=deaths)
+    return text[0].upper() + text[1:] if rng.random() < 0.7 else text
+
+
+class Senders:
+    """Fictitious +2367… numbers, never the same twice, and the reporters already seen at each place."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.numbers = iter(rng.sample(range(100_000, 1_000_000), 200_000))
+        self.by_place: dict[str, list[str]] = defaultdict(list)
+        self.homes_by_place: dict[str, list[Home]] = defaultdict(list)
+
+    def fresh(self) -> str:
+        """A number never used before."""
+        return f"+23675{next(self.numbers):06d}"
+
+    def pick(self, spot: str, taken: set[str]) -> str:
+        """A reporter for this place: sometimes one who reported here before, else a new one."""
+        known = [phone for phone in self.by_place[spot] if phone not in taken]
+        phone = self.rng.choice(known) if known and self.rng.random() < REUSE_SHARE else self.fresh()
+        if phone not in self.by_place[spot]:
+            self.by_place[spot].append(phone)
+        return phone
+
+    def home(self, event: Event, lang: str, taken: set[str], homes: list[Home]) -> Home:
+        """A reporter registered with a home at (within 2 km of) the event's place, reused when possible."""
+        spot = spot_key(event)
+        known = [h for h in self.homes_by_place[spot] if h.phone not in taken]
+        if known:
+            return self.rng.choice(known)
+        lat = event.lat + self.rng.uniform(-0.012, 0.012)
+        lon = event.lon + self.rng.uniform(-0.012, 0.012)
+        home = Home(self.fresh(), lat, lon, event.place.name if event.place else None, lang)
+        self.homes_by_place[spot].append(home)
+        homes.append(home)
+        return home
+
+
+def spot_key(event: Event) -> str:
+    """A key for 'the same place' (about 1 km)."""
+    return f"{event.lat:.2f},{event.lon:.2f}"
+
+
+def new_sid(rng: random.Random) -> str:
+    """A Twilio-shaped MessageSid."""
+    return f"SM{rng.getrandbits(128):032x}"
+
+
+def event_reports(event: Event, scenario: Scenario, places: list[Place], senders: Senders, rng: random.Random) -> None:
+    """2-8 reports of one event by distinct reporters over up to 6 h, with their retries and repeats."""
+    count = rng.randint(2, 8)
+    offsets = sorted([rng.uniform(0, 0.5)] + [rng.uniform(0, REPORT_SPREAD_HOURS) for _ in range(count - 1)])
+    taken: set[str] = set()
+    for hours in offsets:
+        lang = weighted(LANGUAGES, rng)
+        if rng.random() < HOME_SHARE:
+            sender, (loc, how) = (
+                senders.home(event, lang, taken, scenario.homes).phone,
+                (LOCATIVES["home"][lang], "home"),
+            )
+        else:
+            sender, (loc, how) = senders.pick(spot_key(event), taken), locative(event, lang, places, rng)
+        taken.add(sender)
+        at = event.start + timedelta(hours=hours)
+        report = Message(at, new_sid(rng), sender, compose(event, lang, loc, rng), event.key, "report", None, how)
+        scenario.messages.append(report)
+        add_duplicates(report, scenario, rng)
+
+
+def add_duplicates(report: Message, scenario: Scenario, rng: random.Random) -> None:
+    """Sometimes the provider retries the same MessageSid; sometimes the sender sends the same text again."""
+    if rng.random() < RETRY_SHARE:
+        at = report.at + timedelta(seconds=rng.uniform(2, 90))
+        scenario.messages.append(Message(at, report.sid, report.sender, report.body, report.event, "retry", report.sid))
+    if rng.random() < REPEAT_SHARE:
+        at = report.at + timedelta(seconds=rng.uniform(60, 600))
+        repeat = Message(at, new_sid(rng), report.sender, report.body, report.event, "repeat", report.sid)
+        scenario.messages.append(repeat)
+
+
+def build_scenario(
+    sources: list[Source], places: list[Place], *, events: int, pairs: int, days: float, seed: int, base: datetime
+) -> Scenario:
+    """The whole scenario for a seed: events, then their reports interleaved by arrival time."""
+    rng = random.Random(seed)
+    chosen = add_pairs(sample_events(sources, events, base, days, rng), places, pairs, rng)
+    scenario = Scenario(base, chosen)
+    senders = Senders(rng)
+    for event in chosen:
+        event_reports(event, scenario, places, senders, rng)
+    scenario.messages.sort(key=lambda m: m.at)
+    return scenario
+
+
+def close_pairs(events: list[Event]) -> int:
+    """Pairs of distinct events < 25 km and < 24 h apart: they must stay apart, and are hard to."""
+    window = timedelta(hours=BAD_MERGE_HOURS)
+    return sum(
+        1
+        for a, b in combinations(events, 2)
+        if abs(a.start - b.start) < window and km(a.lat, a.lon, b.lat, b.lon) < BAD_MERGE_KM
+    )
+
+
+# ------------------------------------------------------------------------------------------- metrics
+
+
+def pair_count(n: int) -> int:
+    """n choose 2."""
+    return n * (n - 1) // 2
+
+
+def ratio(num: float, den: float, empty: float = 1.0) -> float:
+    """num/den, or `empty` when there is nothing to divide."""
+    return num / den if den else empty
+
+
+def f1(p: float, r: float) -> float:
+    """Harmonic mean."""
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def pairwise(truth: dict[str, str], pred: dict[str, str]) -> tuple[float, float, float]:
+    """Pairwise precision, recall, F1 over the items of `truth` (pred: item -> cluster)."""
+    cells = Counter((truth[item], pred[item]) for item in truth)
+    both = sum(pair_count(n) for n in cells.values())
+    same_pred = sum(pair_count(n) for n in Counter(pred[item] for item in truth).values())
+    same_true = sum(pair_count(n) for n in Counter(truth.values()).values())
+    p, r = ratio(both, same_pred), ratio(both, same_true)
+    return p, r, f1(p, r)
+
+
+def bcubed(truth: dict[str, str], pred: dict[str, str]) -> tuple[float, float, float]:
+    """B-cubed precision, recall, F1 over the items of `truth`."""
+    cells = Counter((truth[item], pred[item]) for item in truth)
+    pred_sizes = Counter(pred[item] for item in truth)
+    true_sizes = Counter(truth.values())
+    p = statistics.fmean(cells[truth[i], pred[i]] / pred_sizes[pred[i]] for i in truth) if truth else 1.0
+    r = statistics.fmean(cells[truth[i], pred[i]] / true_sizes[truth[i]] for i in truth) if truth else 1.0
+    return p, r, f1(p, r)
+
+
+def assignment(incidents: list[dict[str, Any]]) -> tuple[dict[str, str], list[str]]:
+    """MessageSid -> incident ref from the incidents listing, and the sids listed under more than one incident."""
+    owner: dict[str, str] = {}
+    twice: list[str] = []
+    live = sorted(incidents, key=lambda inc: inc.get("status") == "merged")  # merged shells last
+    for incident in live:
+        for sid in incident.get("message_ids") or []:
+            if sid in owner:
+                twice.append(sid)
+            else:
+                owner[sid] = incident["ref"]
+    return owner, twice
+
+
+def split_apart(a: Event, b: Event) -> bool:
+    """Whether two events are > 25 km or > 24 h apart: merging them is a bad merge."""
+    hours = abs((a.start - b.start).total_seconds()) / 3600
+    return hours > BAD_MERGE_HOURS or km(a.lat, a.lon, b.lat, b.lon) > BAD_MERGE_KM
+
+
+def merged_events(scenario: Scenario, owner: dict[str, str]) -> dict[str, set[str]]:
+    """Incident ref -> true events of the reports (and repeats) it holds."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for message in scenario.messages:
+        if message.kind != "retry" and message.sid in owner:
+            found[owner[message.sid]].add(message.event)
+    return found
+
+
+def merge_faults(scenario: Scenario, owner: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Incidents mixing events: (bad merges: events > 25 km or > 24 h apart, close merges: the others)."""
+    events = scenario.event_by_key()
+    bad, close = [], []
+    for ref, keys in merged_events(scenario, owner).items():
+        if len(keys) > 1:
+            pairs = combinations(sorted(keys), 2)
+            (bad if any(split_apart(events[a], events[b]) for a, b in pairs) else close).append(ref)
+    return sorted(bad), sorted(close)
+
+
+def majority(messages: list[Message], key: Callable[[Message], str]) -> str:
+    """The most common key among messages (first seen wins a tie)."""
+    return Counter(key(m) for m in messages).most_common(1)[0][0]
+
+
+def strays(scenario: Scenario, owner: dict[str, str], rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Reports off their event's main incident, and intruders in bad merges, by how their place was written."""
+    events = scenario.event_by_key()
+    reports = [m for m in scenario.messages if m.kind == "report"]
+    main = {
+        key: majority(group, lambda m: owner.get(m.sid, m.sid))
+        for key, group in group_by(reports, lambda m: m.event).items()
+    }
+    held = group_by([m for m in reports if m.sid in owner], lambda m: owner[m.sid])
+    bad = set(merge_faults(scenario, owner)[0])
+    top = {ref: majority(group, lambda m: m.event) for ref, group in held.items() if ref in bad}
+    outliers = [m for m in reports if owner.get(m.sid, m.sid) != main[m.event]]
+    intruders = [m for m in reports if owner.get(m.sid) in top and m.event != top[owner[m.sid]]]
+    return {
+        "split_outliers_by_locative": dict(Counter(m.locative for m in outliers)),
+        "bad_merge_intruders_by_locative": dict(Counter(m.locative for m in intruders)),
+        "bad_merge_intruders_mislocated": sum(mislocated(m, events[m.event], rows) for m in intruders),
+    }
+
+
+def mislocated(message: Message, event: Event, rows: dict[str, dict[str, Any]]) -> bool:
+    """Whether the server placed the report more than 25 km from where its event happened (or nowhere)."""
+    row = rows.get(message.sid) or {}
+    return row.get("lat") is None or km(row["lat"], row["lon"], event.lat, event.lon) > BAD_MERGE_KM
+
+
+def repeat_faults(scenario: Scenario, owner: dict[str, str]) -> int:
+    """Same-sender repeats placed in another incident than the report they repeat."""
+    return sum(
+        1
+        for m in scenario.messages
+        if m.kind == "repeat" and m.sid in owner and owner.get(m.of or "") not in (None, owner[m.sid])
+    )
+
+
+def evaluate(scenario: Scenario, incidents: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every clustering figure of one run."""
+    owner, twice = assignment(incidents)
+    reports = [m for m in scenario.messages if m.kind == "report"]
+    truth = {m.sid: m.event for m in reports}
+    pred = {sid: owner.get(sid, f"unclustered:{sid}") for sid in truth}
+    bad, close = merge_faults(scenario, owner)
+    ours = {owner[m.sid] for m in scenario.messages if m.sid in owner}
+    splits = Counter(len({pred[m.sid] for m in reports if m.event == e.key}) > 1 for e in scenario.events)
+    pp, pr, pf = pairwise(truth, pred)
+    bp, br, bf = bcubed(truth, pred)
+    return {
+        "pairwise_precision": pp,
+        "pairwise_recall": pr,
+        "pairwise_f1": pf,
+        "bcubed_precision": bp,
+        "bcubed_recall": br,
+        "bcubed_f1": bf,
+        "events": len(scenario.events),
+        "incidents": len(ours),
+        "bad_merges": len(bad),
+        "close_merges": len(close),
+        "split_events": splits[True],
+        "unclustered_reports": sum(sid not in owner for sid in truth),
+        "repeat_faults": repeat_faults(scenario, owner),
+        "sids_listed_twice": len(twice),
+        "reports": len(reports),
+        "bad_merge_refs": bad,
+        "close_merge_refs": close,
+    }
+
+
+# ------------------------------------------------------------------------------------------ diagnosis
+
+
+def describe_incident(ref: str, scenario: Scenario, owner: dict[str, str], rows: dict[str, dict[str, Any]]) -> str:
+    """One incident's true events and the reports behind it, for the worst-incidents listing."""
+    events = scenario.event_by_key()
+    members = [m for m in scenario.messages if m.kind != "retry" and owner.get(m.sid) == ref]
+    lines = [f"  {ref}: {len(members)} reports of {len({m.event for m in members})} events"]
+    for key, group in sorted(group_by(members, lambda m: m.event).items()):
+        e = events[key]
+        hours = (e.start - scenario.base).total_seconds() / 3600
+        place = e.place.name if e.place else e.description[:30]
+        lines.append(f"    {key} ({e.family}, {place}, {e.lat:.3f},{e.lon:.3f}, t+{hours:.1f} h): {len(group)} reports")
+        lines += [f"      {located(m, e, rows)}  {m.body[:70]}" for m in group[:4]]
+    return "\n".join(lines)
+
+
+def located(message: Message, event: Event, rows: dict[str, dict[str, Any]]) -> str:
+    """How the server located and categorised one report, and how far that is from the truth."""
+    row = rows.get(message.sid)
+    if not row or row.get("lat") is None:
+        return f"[{(row or {}).get('location_method') or 'no row'}]"
+    error = km(row["lat"], row["lon"], event.lat, event.lon)
+    return f"[{row['category']}, {row['location_method']}, {error:.0f} km off, ±{(row['precision_m'] or 0) / 1000:.0f}]"
+
+
+def group_by(items: list[Message], key: Callable[[Message], str]) -> dict[str, list[Message]]:
+    """Items grouped by a key, order kept."""
+    groups: dict[str, list[Message]] = defaultdict(list)
+    for item in items:
+        groups[key(item)].append(item)
+    return groups
+
+
+def worst_splits(scenario: Scenario, owner: dict[str, str], rows: dict[str, dict[str, Any]]) -> list[str]:
+    """The events spread over the most incidents (or left unclustered), described."""
+    by_event = group_by([m for m in scenario.messages if m.kind == "report"], lambda m: m.event)
+    spread = sorted(by_event.items(), key=lambda kv: -len({owner.get(m.sid, m.sid) for m in kv[1]}))
+    events = scenario.event_by_key()
+    out = []
+    for key, members in spread[:WORST_COUNT]:
+        refs = {owner.get(m.sid, "-") for m in members}
+        if len(refs) < 2 and "-" not in refs:
+            break
+        out.append(f"  {key}: {len(members)} reports in {sorted(refs)}")
+        out += [f"      {owner.get(m.sid, '-'):>8} {located(m, events[key], rows)}  {m.body[:60]}" for m in members]
+    return out
+
+
+def locator_summary(scenario: Scenario, rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """How well the reports were located and categorised: the input clustering had to work with."""
+    events = scenario.event_by_key()
+    reports = [m for m in scenario.messages if m.kind == "report" and m.sid in rows]
+    errors = [
+        km(rows[m.sid]["lat"], rows[m.sid]["lon"], events[m.event].lat, events[m.event].lon)
+        for m in reports
+        if rows[m.sid].get("lat") is not None
+    ]
+    violent = [m for m in reports if rows[m.sid].get("category") not in (None, "other")]
+    return {
+        "located_share": ratio(len(errors), len(reports), 0.0),
+        "within_5km_share": ratio(sum(e <= 5 for e in errors), len(reports), 0.0),
+        "within_25km_share": ratio(sum(e <= 25 for e in errors), len(reports), 0.0),
+        "violence_category_share": ratio(len(violent), len(reports), 0.0),
+        "methods": dict(Counter(rows[m.sid].get("location_method") for m in reports)),
+    }
+
+
+# --------------------------------------------------------------------------------------------- clock
+
+
+class SimClock:
+    """The simulated time, shared with the server through a file: 'sim_epoch real_epoch' (then it runs on)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stamp: tuple[int, float, float] | None = None
+
+    def set(self, at: datetime) -> None:
+        """Make the simulated time `at` now (atomically), never going backwards."""
+        target = max(at.timestamp(), self.epoch()) if self.path.exists() else at.timestamp()
+        temp = self.path.with_suffix(".tmp")
+        temp.write_text(f"{target!r} {time.time()!r}")
+        os.replace(temp, self.path)
+
+    def epoch(self) -> float:
+        """The simulated time in Unix seconds (real time until it is first set)."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return time.time()
+        if self._stamp is None or self._stamp[0] != stat.st_mtime_ns:
+            sim, real = (float(part) for part in self.path.read_text().split())
+            self._stamp = (stat.st_mtime_ns, sim, real)
+        return self._stamp[1] + time.time() - self._stamp[2]
+
+    def now(self) -> datetime:
+        """The simulated time, timezone-aware UTC (what app.core.clock.utcnow returns in the server)."""
+        return datetime.fromtimestamp(self.epoch(), UTC)
+
+
+def run_clocked(argv: list[str]) -> int:
+    """Run a kengele command with app.core.clock.utcnow reading the simulated clock."""
+    from app.core import clock
+
+    original = clock.utcnow
+    clock.utcnow = SimClock(Path(os.environ[CLOCK_ENV])).now
+    for module in list(sys.modules.values()):  # modules imported before the patch bound the original
+        if getattr(module, "utcnow", None) is original:
+            module.utcnow = clock.utcnow  # type: ignore[attr-defined]
+    from app.cli import cli
+
+    cli(argv, prog_name="kengele")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(settings: dict[str, str]) -> dict[str, str]:
+    """This process's environment without KENGELE_ settings, plus the given ones."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KENGELE_")}
+    return {**env, **settings}
+
+
+def clocked(args: list[str]) -> list[str]:
+    """The command line of a kengele command under the simulated clock."""
+    return [sys.executable, str(Path(__file__).resolve()), "_clocked", *args]
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a process we started, killing it if it does not stop in time."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(STOP_TIMEOUT)
+
+
+def log_tail(path: Path) -> str:
+    """The end of a process log, for error messages."""
+    return path.read_text(errors="replace")[-3000:]
+
+
+@contextlib.contextmanager
+def background(command: list[str], env: dict[str, str], workdir: Path, name: str) -> Iterator[Background]:
+    """Run a process for the duration of the block (logging to workdir/name.log); stop it afterwards."""
+    log_path = workdir / f"{name}.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield Background(process, log_path)
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited early:\n{log_tail(log_path)}")
+        finally:
+            stop(process)
+
+
+@dataclass(frozen=True)
+class Background:
+    """A process started by the bench, and its log."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def wait_ready(server: Background, base_url: str) -> None:
+    """Poll /readyz until it answers 200; fail with the log's tail if the server exits or is late."""
+    import httpx
+
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline and server.process.poll() is None:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(base_url + "/readyz", timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"server not ready at {base_url}:\n{log_tail(server.log)}")
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], workdir: Path) -> Iterator[str]:
+    """A Kengele server under the simulated clock; yields its base URL."""
+    port = free_port()
+    base_url = f"http://{HOST}:{port}"
+    with background(clocked(["serve", "--host", HOST, "--port", str(port)]), env, workdir, "server") as server:
+        wait_ready(server, base_url)
+        yield base_url
+
+
+def run_cli(args: list[str], env: dict[str, str], workdir: Path, *, under_clock: bool = False) -> str:
+    """Run one kengele command to completion (bounded); return its stdout, fail with its stderr."""
+    command = clocked(args) if under_clock else [str(KENGELE), *args]
+    done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=CLI_TIMEOUT)
+    if done.returncode != 0:
+        raise RuntimeError(f"kengele {' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def incidents_available() -> bool:
+    """Whether `kengele incidents --help` works in this checkout yet."""
+    done = subprocess.run([str(KENGELE), "incidents", "--help"], capture_output=True, text=True, timeout=60)
+    return done.returncode == 0
+
+
+# ------------------------------------------------------------------------------------------ database
+
+
+def admin_execute(admin_url: str, statement: str) -> None:
+    """Run one statement outside a transaction (CREATE/DROP DATABASE)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def postgres_problem(admin_url: str) -> str | None:
+    """None when the PostgreSQL admin URL answers, else why not."""
+    try:
+        admin_execute(admin_url, "SELECT 1")
+    except Exception as exc:  # any driver or connection error means: skip
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, admin_url: str, workdir: Path) -> Iterator[str]:
+    """A fresh migrated database (SQLite file, or PostgreSQL dropped WITH (FORCE) afterwards); yields its URL."""
+    from app.core import migrations
+
+    if kind == "sqlite":
+        url = f"sqlite:///{workdir / f'kengele-{uuid.uuid4().hex[:8]}.db'}"
+        migrations.upgrade(url)
+        yield url
+        return
+    name = f"kengele_bench_{uuid.uuid4().hex[:12]}"
+    admin_execute(admin_url, f'CREATE DATABASE "{name}"')
+    try:
+        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+        migrations.upgrade(url)
+        yield url
+    finally:
+        admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def server_env(url: str, workdir: Path, clock: SimClock, *, embedded_worker: bool) -> dict[str, str]:
+    """The Kengele settings of one run: production mode, explicit secrets, fast worker, short retries."""
+    return clean_env(
+        {
+            "KENGELE_MODE": "production",
+            "KENGELE_DATABASE_URL": url,
+            "KENGELE_DATA_DIR": str(workdir / "data"),
+            "KENGELE_SECRET_KEY": secrets.token_urlsafe(48),
+            "KENGELE_TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+            "KENGELE_EMBEDDED_WORKER": "true" if embedded_worker else "false",
+            "KENGELE_WORKER_POLL_SECONDS": "0.05",
+            "KENGELE_RETRY_SCHEDULE_SECONDS": "[1,2,5]",
+            "KENGELE_LOG_LEVEL": "WARNING",
+            CLOCK_ENV: str(clock.path),
+        }
+    )
+
+
+def register_homes(env: dict[str, str], homes: list[Home]) -> None:
+    """Register the home-village reporters as the worker would, with the server's secret."""
+    from app.core.config import Settings
+    from app.core.db import make_engine, make_sessionmaker, transaction
+    from app.reporters import service as reporters
+    from app.security.crypto import Vault
+    from app.security.keys import load_keys
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        mode=env["KENGELE_MODE"],
+        database_url=env["KENGELE_DATABASE_URL"],
+        secret_key=env["KENGELE_SECRET_KEY"],
+    )
+    vault, engine = Vault(load_keys(settings)), make_engine(settings)
+    try:
+        with transaction(make_sessionmaker(engine)) as session:
+            for home in homes:
+                identity = reporters.phone_identity(vault, home.phone)
+                reporter = reporters.get_or_create(
+                    session=session, vault=vault, identity_hash=identity, phone=home.phone
+                )
+                reporter.home_lat, reporter.home_lon, reporter.home_place = home.lat, home.lon, home.place
+                reporter.language = home.language
+    finally:
+        engine.dispose()
+
+
+def prepare(env: dict[str, str], scenario: Scenario, workdir: Path) -> None:
+    """Load the demo gazetteer and register the home reporters."""
+    run_cli(["import-places", str(GAZETTEER)], env, workdir)
+    register_homes(env, scenario.homes)
+
+
+def scalar(engine: Any, sql: str) -> Any:
+    """One value from one query."""
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        return connection.execute(text(sql)).scalar()
+
+
+def wait_until(engine: Any, sql: str, timeout: float, pause: float = 0.01) -> bool:
+    """Poll a count query until it is 0; False when the deadline passed first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not scalar(engine, sql):
+            return True
+        time.sleep(pause)
+    return False
+
+
+UNTRIED = "SELECT count(*) FROM inbound_message WHERE processed_at IS NULL AND attempts = 0"
+UNPROCESSED = "SELECT count(*) FROM inbound_message WHERE processed_at IS NULL"
+
+
+def report_rows(engine: Any) -> dict[str, dict[str, Any]]:
+    """What the worker made of each MessageSid: category, location and method."""
+    from sqlalchemy import text
+
+    sql = text(
+        "SELECT m.external_id, r.category, r.lat, r.lon, r.precision_m, r.location_method "
+        "FROM report r JOIN inbound_message m ON m.id = r.inbound_message_id WHERE m.external_id NOT LIKE 'SMhist%'"
+    )
+    with engine.connect() as connection:
+        return {row[0]: dict(row._mapping) for row in connection.execute(sql)}
+
+
+# -------------------------------------------------------------------------------------------- pushing
+
+
+def signed_post(client: Any, url: str, token: str, message: Message) -> int:
+    """POST one message as Twilio would (signed against the exact URL); return the HTTP status."""
+    from app.intake.simulate import twilio_sms_form
+    from app.security.signatures import sign_twilio
+
+    form = twilio_sms_form(message_sid=message.sid, sender=message.sender, body=message.body)
+    signature = sign_twilio(auth_token=token, url=url, params=form)
+    return client.post(url, data=form, headers={"X-Twilio-Signature": signature}).status_code
+
+
+def push(messages: list[Message], base_url: str, env: dict[str, str], clock: SimClock, engine: Any | None) -> Counter:
+    """Send every message in arrival order at its simulated time; with `engine`, wait for each to be processed."""
+    import httpx
+
+    url, token = base_url + "/twilio/sms", env["KENGELE_TWILIO_AUTH_TOKEN"]
+    statuses: Counter[str] = Counter()
+    with httpx.Client(timeout=30.0) as client:
+        for message in messages:
+            clock.set(message.at)
+            try:
+                statuses[str(signed_post(client, url, token, message))] += 1
+            except httpx.HTTPError as exc:
+                statuses[type(exc).__name__] += 1
+            if engine is not None and not wait_until(engine, UNTRIED, MESSAGE_TIMEOUT):
+                statuses["not_processed_in_time"] += 1
+    return statuses
+
+
+@dataclass
+class Outcome:
+    """What one run produced."""
+
+    incidents: list[dict[str, Any]] | None
+    rows: dict[str, dict[str, Any]]
+    statuses: Counter
+    inbox_rows: int
+    failed_rows: int
+    push_seconds: float
+    ms_per_report: float | None = None
+
+
+def read_incidents(env: dict[str, str], workdir: Path) -> list[dict[str, Any]] | None:
+    """`kengele incidents --json` as a list of objects (None while the command does not exist)."""
+    if not incidents_available():
+        return None
+    out = run_cli(["incidents", "--json"], env, workdir, under_clock=True)
+    return [json.loads(line) for line in out.splitlines() if line.strip().startswith("{")]
+
+
+def collect(engine: Any, env: dict[str, str], workdir: Path, statuses: Counter, seconds: float) -> Outcome:
+    """Read back the incidents and the per-report facts once the inbox is drained."""
+    drained = wait_until(engine, UNPROCESSED, DRAIN_TIMEOUT, pause=0.1)
+    failed = 0 if drained else scalar(engine, UNPROCESSED)
+    return Outcome(
+        read_incidents(env, workdir),
+        report_rows(engine),
+        statuses,
+        scalar(engine, "SELECT count(*) FROM inbound_message"),
+        failed,
+        seconds,
+    )
+
+
+def quality_run(args: argparse.Namespace, scenario: Scenario, workdir: Path) -> Outcome:
+    """Replay the scenario in lockstep through a fresh server (embedded worker) and read the result."""
+    from sqlalchemy import create_engine
+
+    clock = SimClock(workdir / "clock")
+    clock.set(scenario.base - timedelta(hours=1))
+    with fresh_database(args.database, args.postgres, workdir) as url:
+        env = server_env(url, workdir, clock, embedded_worker=True)
+        prepare(env, scenario, workdir)
+        engine = create_engine(url)
+        try:
+            with serving(env, workdir) as base_url:
+                started = time.perf_counter()
+                statuses = push(scenario.messages, base_url, env, clock, engine if args.lockstep else None)
+                seconds = time.perf_counter() - started
+                wait_until(engine, UNPROCESSED, DRAIN_TIMEOUT, pause=0.1)
+            return collect(engine, env, workdir, statuses, seconds)
+        finally:
+            engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------- scale
+
+HISTORY_SQL = (
+    """INSERT INTO reporter (identity_hash, kind, created_at, last_seen_at)
+    SELECT 'hist' || md5('reporter' || g), 'villager', :base, :base FROM generate_series(1, :reporters) g""",
+    """INSERT INTO incident (ref, category, severity, status, verification, lat, lon, precision_m, place,
+        first_report_at, last_report_at, report_count, reporter_count, confidence, created_at, updated_at)
+    SELECT 'H-' || g, (ARRAY['attack_civilians', 'armed_clash', 'armed_presence', 'looting', 'burning',
+        'gunfire', 'abduction', 'displacement', 'threat'])[1 + g % 9], 'severe',
+        CASE WHEN t < CAST(:base AS timestamptz) - interval '3 days' THEN :old_status ELSE 'open' END, 'unverified',
+        p.lat + (random() - 0.5) * 0.2, p.lon + (random() - 0.5) * 0.2, 3000, p.name, t, t + interval '80 minutes',
+        3, 3, 0.5, t, t + interval '80 minutes'
+    FROM (SELECT g, CAST(:base AS timestamptz) - random() * interval '730 days' AS t
+          FROM generate_series(0, :incidents - 1) g) s
+    JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS k, name, lat, lon FROM place) p
+      ON p.k = s.g % (SELECT count(*) FROM place)""",
+    """INSERT INTO inbound_message (source, external_id, payload_encrypted, payload_digest, receipt_ref, received_at,
+        spooled, attempts, next_attempt_at, processed_at)
+    SELECT 'twilio_sms', 'SMhist' || g, 'history', md5('payload' || g), 'H' || g, t, false, 0, t, t
+    FROM (SELECT g, i.first_report_at + ((g / :incidents) % 3) * interval '40 minutes' AS t
+          FROM generate_series(0, :reports - 1) g JOIN incident i ON i.ref = 'H-' || (g % :incidents)) s""",
+    """INSERT INTO report (inbound_message_id, reporter_id, channel, receipt_ref, body, hints, received_at,
+        created_at, language, category, severity, details, understood_at, lat, lon, precision_m, location_method,
+        location_confidence, incident_id, text_digest)
+    SELECT m.id, (SELECT min(id) FROM reporter WHERE identity_hash LIKE 'hist%') + m.g % :reporters, 'sms',
+        m.receipt_ref, 'historique ' || m.g, '{}', m.received_at, m.received_at, 'fr', i.category, i.severity,
+        '{}', m.received_at, i.lat + (random() - 0.5) * 0.05, i.lon + (random() - 0.5) * 0.05, 3000,
+        'gazetteer', 0.8, i.id, md5('text' || m.g)
+    FROM (SELECT CAST(substr(external_id, 7) AS bigint) AS g, id, receipt_ref, received_at
+          FROM inbound_message WHERE external_id LIKE 'SMhist%') m
+    JOIN incident i ON i.ref = 'H-' || (m.g % :incidents)""",
+)
+HISTORY_FILLED = {
+    "reporter": {"identity_hash", "kind", "created_at", "last_seen_at"},
+    "incident": {
+        "ref",
+        "category",
+        "severity",
+        "status",
+        "verification",
+        "first_report_at",
+        "last_report_at",
+        "report_count",
+        "reporter_count",
+        "confidence",
+        "created_at",
+        "updated_at",
+    },
+    "inbound_message": {
+        "source",
+        "external_id",
+        "payload_encrypted",
+        "payload_digest",
+        "receipt_ref",
+        "received_at",
+        "spooled",
+        "attempts",
+        "next_attempt_at",
+    },
+    "report": {"inbound_message_id", "channel", "receipt_ref", "body", "hints", "received_at", "created_at", "details"},
+}
+
+
+def unfilled_columns(engine: Any) -> list[str]:
+    """Required columns (NOT NULL, no default) the history SQL does not fill: the schema moved on."""
+    from sqlalchemy import text
+
+    sql = text(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
+        "AND table_name IN ('reporter', 'incident', 'inbound_message', 'report') AND is_nullable = 'NO' "
+        "AND column_default IS NULL AND column_name <> 'id'"
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(sql).all()
+    return [f"{table}.{column}" for table, column in rows if column not in HISTORY_FILLED[table]]
+
+
+def insert_history(engine: Any, reports: int, base: datetime, old_status: str) -> float:
+    """Bulk-insert `reports` historical reports (3 per incident) over the 2 years before `base`; return seconds."""
+    from sqlalchemy import text
+
+    missing = unfilled_columns(engine)
+    if missing:
+        raise RuntimeError(f"history SQL does not fill required columns: {', '.join(missing)}")
+    params = {
+        "base": base,
+        "reports": reports,
+        "incidents": max(1, reports // 3),
+        "reporters": max(1, reports // 20),
+        "old_status": old_status,
+    }
+    started = time.perf_counter()
+    with engine.begin() as connection:
+        for statement in HISTORY_SQL:
+            connection.execute(text(statement), params)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM ANALYZE"))
+    return time.perf_counter() - started
+
+
+def batch_ms_per_report(engine: Any, sids: list[str]) -> float | None:
+    """Processing time per report of the batch: the span of its processed_at stamps over the reports after the first."""
+    from sqlalchemy import bindparam, text
+
+    sql = text(
+        "SELECT min(processed_at), max(processed_at), count(*) FROM inbound_message "
+        "WHERE external_id IN :sids AND processed_at IS NOT NULL"
+    ).bindparams(bindparam("sids", expanding=True))
+    with engine.connect() as connection:
+        first, last, count = connection.execute(sql, {"sids": sids}).one()
+    return None if count < 2 else (last - first).total_seconds() * 1000 / (count - 1)
+
+
+def scale_run(args: argparse.Namespace, scenario: Scenario, workdir: Path, size: int) -> dict[str, Any]:
+    """Push the batch into the inbox of a database holding `size` historical reports, then time one worker on it."""
+    from sqlalchemy import create_engine
+
+    clock = SimClock(workdir / f"clock-{size}")
+    clock.set(scenario.base - timedelta(hours=1))
+    with fresh_database("postgres", args.postgres, workdir) as url:
+        env = server_env(url, workdir, clock, embedded_worker=False)
+        prepare(env, scenario, workdir)
+        engine = create_engine(url)
+        try:
+            insert_seconds = insert_history(engine, size, scenario.base, args.closed_status)
+            print(f"- scale {size:,}: history inserted in {insert_seconds:.0f} s", flush=True)
+            with serving(env, workdir) as base_url:
+                statuses = push(scenario.messages, base_url, env, clock, None)
+            return time_worker(engine, env, workdir, scenario, statuses, size)
+        finally:
+            engine.dispose()
+
+
+def time_worker(
+    engine: Any, env: dict[str, str], workdir: Path, scenario: Scenario, statuses: Counter, size: int
+) -> dict[str, Any]:
+    """Run one clocked `kengele worker` until the batch is processed; return timing and clustering figures."""
+    budget = max(DRAIN_TIMEOUT, 2.0 * len(scenario.messages))
+    started = time.perf_counter()
+    with background(clocked(["worker"]), env, workdir, f"worker-{size}"):
+        drained = wait_until(engine, UNPROCESSED, budget, pause=0.1)
+    wall = time.perf_counter() - started
+    sids = sorted({m.sid for m in scenario.messages})
+    outcome = collect(engine, env, workdir, statuses, wall)
+    figures = evaluate(scenario, outcome.incidents) if outcome.incidents is not None else {}
+    return {
+        "size": size,
+        "drained": drained,
+        "worker_wall_s": wall,
+        "ms_per_report": batch_ms_per_report(engine, sids),
+        "statuses": dict(statuses),
+        "pairwise_f1": figures.get("pairwise_f1"),
+        "bad_merges": figures.get("bad_merges"),
+    }
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def rounded(value: float | None, digits: int = 3) -> float | None:
+    """Round for the record, keeping None."""
+    return None if value is None else round(value, digits)
+
+
+def integrity(scenario: Scenario, outcome: Outcome) -> dict[str, Any]:
+    """Retries must store nothing; every distinct MessageSid becomes one inbox row and one report."""
+    unique = len({m.sid for m in scenario.messages})
+    return {
+        "messages_sent": len(scenario.messages),
+        "retries": sum(m.kind == "retry" for m in scenario.messages),
+        "repeats": sum(m.kind == "repeat" for m in scenario.messages),
+        "distinct_sids": unique,
+        "inbox_rows": outcome.inbox_rows,
+        "report_rows": len(outcome.rows),
+        "failed_rows": outcome.failed_rows,
+        "http_statuses": dict(outcome.statuses),
+    }
+
+
+def build_record(
+    args: argparse.Namespace, scenario: Scenario, outcome: Outcome, scale: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The flat JSON record of the run."""
+    figures = evaluate(scenario, outcome.incidents) if outcome.incidents is not None else {}
+    keys = ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_precision", "bcubed_recall", "bcubed_f1")
+    record: dict[str, Any] = {key: rounded(figures.get(key)) for key in keys}
+    record["events"] = len(scenario.events)
+    for key in (
+        "incidents",
+        "bad_merges",
+        "close_merges",
+        "split_events",
+        "unclustered_reports",
+        "repeat_faults",
+        "sids_listed_twice",
+    ):
+        record[key] = figures.get(key)
+    record["reports"] = sum(m.kind == "report" for m in scenario.messages)
+    ms = {label: run.get("ms_per_report") for label, run in scale.items()}
+    record["ms_per_report_10k"], record["ms_per_report_1m"] = rounded(ms.get("10k"), 2), rounded(ms.get("1m"), 2)
+    both = ms.get("10k") and ms.get("1m")
+    record["scale_ratio"] = round(ms["1m"] / ms["10k"], 3) if both else None
+    record["incidents_command"] = outcome.incidents is not None
+    record["close_event_pairs"] = close_pairs(scenario.events)
+    record["integrity"] = integrity(scenario, outcome)
+    if outcome.incidents is not None:
+        record["strays"] = strays(scenario, assignment(outcome.incidents)[0], outcome.rows)
+    record["locator"] = {
+        k: rounded(v) if isinstance(v, float) else v for k, v in locator_summary(scenario, outcome.rows).items()
+    }
+    record["scale_runs"] = scale
+    record["settings"] = {
+        "events": args.events,
+        "seed": args.seed,
+        "days": args.days,
+        "pairs": args.pairs,
+        "database": args.database,
+        "lockstep": args.lockstep,
+    }
+    record["push_seconds"] = round(outcome.push_seconds, 1)
+    record["machine"] = {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+    record["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return record
+
+
+def print_table(record: dict[str, Any]) -> None:
+    """A human-readable summary of the record."""
+
+    def cell(value: Any) -> str:
+        return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    rows = [
+        (
+            "pairwise precision / recall / F1",
+            [record["pairwise_precision"], record["pairwise_recall"], record["pairwise_f1"]],
+        ),
+        ("B-cubed precision / recall / F1", [record["bcubed_precision"], record["bcubed_recall"], record["bcubed_f1"]]),
+        ("events / incidents / reports", [record["events"], record["incidents"], record["reports"]]),
+        (
+            "bad merges / close merges / split events",
+            [record["bad_merges"], record["close_merges"], record["split_events"]],
+        ),
+        (
+            "unclustered reports / repeat faults / sids twice",
+            [record["unclustered_reports"], record["repeat_faults"], record["sids_listed_twice"]],
+        ),
+        ("close event pairs in scenario (<25 km, <24 h)", [record["close_event_pairs"]]),
+        (
+            "ms per report at 10k / 1M / ratio",
+            [record["ms_per_report_10k"], record["ms_per_report_1m"], record["scale_ratio"]],
+        ),
+    ]
+    print()
+    for label, values in rows:
+        print(f"{label:<52} {'  '.join(cell(v) for v in values)}")
+    print(f"{'integrity':<52} {json.dumps(record['integrity'])}")
+    print(f"{'locator (input to clustering)':<52} {json.dumps(record['locator'])}")
+    print(f"{'strays (by how the place was written)':<52} {json.dumps(record.get('strays'))}")
+    print()
+
+
+def write_incidents(scenario: Scenario, outcome: Outcome) -> None:
+    """The quality run's incidents, each with the true events of its reports, for debugging."""
+    if outcome.incidents is None:
+        return
+    event_of = {m.sid: m.event for m in scenario.messages}
+    with INCIDENTS_FILE.open("w", encoding="utf-8") as out:
+        for incident in outcome.incidents:
+            truth = Counter(event_of.get(sid, "?") for sid in incident.get("message_ids") or [])
+            out.write(json.dumps({**incident, "true_events": dict(truth)}, ensure_ascii=False) + "\n")
+
+
+def print_worst(scenario: Scenario, outcome: Outcome) -> None:
+    """The worst incidents (bad merges first, then close merges) and the most split events."""
+    if outcome.incidents is None:
+        return
+    owner, _ = assignment(outcome.incidents)
+    bad, close = merge_faults(scenario, owner)
+    if bad or close:
+        print("worst incidents (mixing true events; bad merges first):")
+        for ref in (bad + close)[:WORST_COUNT]:
+            print(describe_incident(ref, scenario, owner, outcome.rows))
+    split = worst_splits(scenario, owner, outcome.rows)
+    if split:
+        print("most split events (incident per report, '-' = in no incident):")
+        print("\n".join(split))
+
+
+# ----------------------------------------------------------------------------------------------- self-test
+
+
+def check(results: list[str], name: str, condition: bool) -> None:
+    """Record one self-test check."""
+    results.append(("ok   " if condition else "FAIL ") + name)
+
+
+def metric_checks(results: list[str]) -> None:
+    """Pairwise and B-cubed figures on a hand-made clustering, computed by hand."""
+    truth = {"1": "a", "2": "a", "3": "a", "4": "b", "5": "b"}
+    pred = {"1": "X", "2": "X", "3": "Y", "4": "Y", "5": "Y"}
+    p, r, f = pairwise(truth, pred)
+    check(results, "pairwise on hand-made clustering is 0.5/0.5/0.5", (p, r, f) == (0.5, 0.5, 0.5))
+    bp, br, bf = bcubed(truth, pred)
+    close_to = math.isclose(bp, 11 / 15) and math.isclose(br, 11 / 15) and math.isclose(bf, 11 / 15)
+    check(results, "B-cubed on hand-made clustering is 11/15 each", close_to)
+    check(results, "perfect clustering scores 1", pairwise(truth, truth) == (1.0, 1.0, 1.0) == bcubed(truth, truth))
+    singletons = {item: item for item in truth}
+    check(results, "all singletons: precision 1, recall 0", pairwise(truth, singletons)[:2] == (1.0, 0.0))
+
+
+def hand_scenario() -> Scenario:
+    """Three events (two 40 km apart at the same time, one 50 h later) and five reports, for the merge checks."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    events = [
+        Event("a", "ucdp", "attack", 5.0, 20.0, None, "A", 1, base),
+        Event("b", "near", "attack", 5.36, 20.0, None, "B", 1, base + timedelta(hours=1)),
+        Event("c", "later", "attack", 5.0, 20.0, None, "C", 1, base + timedelta(hours=50)),
+        Event("d", "ucdp", "attack", 5.1, 20.0, None, "D", 1, base + timedelta(hours=2)),
+    ]
+    messages = [Message(base, f"s{i}", f"+2367500000{i}", "x", key, "report") for i, key in enumerate("aabcd")]
+    messages.append(Message(base, "s5", "+23675000000", "x", "a", "repeat", "s0"))
+    return Scenario(base, events, messages)
+
+
+def merge_checks(results: list[str]) -> None:
+    """Bad merges (> 25 km or > 24 h), close merges and repeat faults on a hand-made scenario."""
+    scenario = hand_scenario()
+    incidents = [{"ref": "K-1", "message_ids": ["s0", "s1", "s4"]}, {"ref": "K-2", "message_ids": ["s2", "s3", "s5"]}]
+    bad, close = merge_faults(scenario, assignment(incidents)[0])
+    check(
+        results,
+        "40 km apart and 50 h apart are bad merges, 11 km/2 h is a close merge",
+        (bad, close) == (["K-2"], ["K-1"]),
+    )
+    check(
+        results,
+        "a repeat in another incident than its original is a fault",
+        repeat_faults(scenario, assignment(incidents)[0]) == 1,
+    )
+    figures = evaluate(scenario, incidents)
+    check(
+        results,
+        "evaluate counts 4 events, 2 incidents, 5 reports",
+        (figures["events"], figures["incidents"], figures["reports"]) == (4, 2, 5),
+    )
+    clean = [
+        {"ref": "K-1", "message_ids": ["s0", "s1", "s5"]},
+        {"ref": "K-2", "message_ids": ["s2"]},
+        {"ref": "K-3", "message_ids": ["s3"]},
+        {"ref": "K-4", "message_ids": ["s4"]},
+    ]
+    figures = evaluate(scenario, clean)
+    check(
+        results,
+        "the true clustering scores F1 1 with no faults",
+        figures["pairwise_f1"] == 1.0 and figures["bad_merges"] == 0 and figures["repeat_faults"] == 0,
+    )
+
+
+def scenario_checks(results: list[str], sources: list[Source], places: list[Place]) -> None:
+    """Invariants of a generated scenario: determinism, pairs, times, senders, duplicates, shares."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    build = lambda: build_scenario(sources, places, events=150, pairs=6, days=7, seed=3, base=base)  # noqa: E731
+    one, two = build(), build()
+    check(results, "same seed, same scenario", one.messages == two.messages and one.events == two.events)
+    events = one.event_by_key()
+    check(
+        results,
+        "arrival order is by time",
+        all(a.at <= b.at for a, b in zip(one.messages, one.messages[1:], strict=False)),
+    )
+    reports = [m for m in one.messages if m.kind == "report"]
+    spread = all(timedelta(0) <= m.at - events[m.event].start <= timedelta(hours=REPORT_SPREAD_HOURS) for m in reports)
+    check(results, "reports fall within 6 h of their event's start", spread)
+    by_event = group_by(reports, lambda m: m.event)
+    check(
+        results,
+        "2-8 reports per event, each by a distinct sender",
+        all(2 <= len(g) <= 8 and len({m.sender for m in g}) == len(g) for g in by_event.values()),
+    )
+    pair_checks(results, one)
+    duplicate_checks(results, one)
+    homes = sum(m.locative == "home" for m in reports) / len(reports)
+    check(results, f"about 20 % of reports rely on the home village ({homes:.0%})", 0.12 <= homes <= 0.28)
+    home_phones = {h.phone for h in one.homes}
+    check(
+        results,
+        "home-village reports come from registered reporters",
+        all(m.sender in home_phones for m in reports if m.locative == "home"),
+    )
+    numbers = all(re.fullmatch(r"\+2367\d{7}", m.sender) and re.fullmatch(r"SM[0-9a-f]{32}", m.sid) for m in reports)
+    check(results, "senders are +2367xxxxxxx, MessageSids Twilio-shaped", numbers)
+    check(
+        results,
+        "no two events at the same place within 24 h",
+        not any(
+            abs(a.start - b.start) < timedelta(hours=24) and km(a.lat, a.lon, b.lat, b.lon) < SAME_PLACE_KM
+            for a, b in combinations(one.events, 2)
+        ),
+    )
+    check(
+        results,
+        f"some real close pairs (<25 km, <24 h) exist ({close_pairs(one.events)})",
+        close_pairs(one.events) >= 3,
+    )
+
+
+def pair_checks(results: list[str], scenario: Scenario) -> None:
+    """The deliberate near pairs: 30-60 km within 6 h; the same place more than 48 h later."""
+    events = scenario.event_by_key()
+    near = [(events[e.key[5:]], e) for e in scenario.events if e.origin == "near"]
+    later = [(events[e.key[6:]], e) for e in scenario.events if e.origin == "later"]
+    check(results, f"near pairs present ({len(near)}) and later repeats present ({len(later)})", bool(near and later))
+    check(
+        results,
+        "near events are 30-60 km away within 6 h",
+        all(
+            30 <= km(a.lat, a.lon, b.lat, b.lon) <= 60 and timedelta(0) < b.start - a.start <= timedelta(hours=6)
+            for a, b in near
+        ),
+    )
+    check(
+        results,
+        "later events are at the same place more than 48 h later",
+        all((a.lat, a.lon) == (b.lat, b.lon) and b.start - a.start > timedelta(hours=48) for a, b in later),
+    )
+
+
+def duplicate_checks(results: list[str], scenario: Scenario) -> None:
+    """Retries repeat a MessageSid after it; repeats reuse sender and text within minutes with a new sid."""
+    by_sid = {m.sid: m for m in scenario.messages if m.kind == "report"}
+    retries = [m for m in scenario.messages if m.kind == "retry"]
+    repeats = [m for m in scenario.messages if m.kind == "repeat"]
+    check(
+        results,
+        f"retries ({len(retries)}) repeat an earlier MessageSid with the same form",
+        bool(retries)
+        and all(m.sid in by_sid and by_sid[m.sid].at < m.at and by_sid[m.sid].body == m.body for m in retries),
+    )
+    check(
+        results,
+        f"repeats ({len(repeats)}) reuse sender and text within 10 minutes, new MessageSid",
+        bool(repeats)
+        and all(
+            m.sid not in by_sid
+            and by_sid[m.of or ""].sender == m.sender
+            and by_sid[m.of or ""].body == m.body
+            and m.at - by_sid[m.of or ""].at <= timedelta(minutes=10)
+            for m in repeats
+        ),
+    )
+
+
+def plumbing_checks(results: list[str], workdir: Path) -> None:
+    """The simulated clock runs on from what was set and never goes back; a signed form verifies."""
+    from app.intake.simulate import twilio_sms_form
+    from app.security.signatures import sign_twilio, verify_twilio
+
+    clock = SimClock(workdir / "clock")
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    clock.set(at)
+    first = clock.now()
+    clock.set(at - timedelta(hours=5))
+    check(
+        results,
+        "simulated clock starts where set and never goes back",
+        timedelta(0) <= first - at < timedelta(seconds=1) and clock.now() >= first,
+    )
+    form = twilio_sms_form(message_sid=new_sid(random.Random(1)), sender="+23675000001", body="Attaque à Bria")
+    url, token = "http://127.0.0.1:1/twilio/sms", "t0ken"
+    signature = sign_twilio(auth_token=token, url=url, params=form)
+    try:
+        verify_twilio(auth_token=token, url=url, params=form, signature=signature)
+        verified = True
+    except ValueError:
+        verified = False
+    check(results, "signed Twilio form verifies", verified)
+
+
+def self_test(args: argparse.Namespace) -> int:
+    """Check the metric, scenario and plumbing code without a server; 0 when every check passes."""
+    results: list[str] = []
+    places = load_places(GAZETTEER)
+    metric_checks(results)
+    merge_checks(results)
+    scenario_checks(results, load_sources(args.events_file, places), places)
+    with tempfile.TemporaryDirectory(prefix="kengele-cluster-") as tmp:
+        plumbing_checks(results, Path(tmp))
+    print("\n".join(results))
+    failed = sum(line.startswith("FAIL") for line in results)
+    print(f"self-test: {len(results) - failed}/{len(results)} checks passed")
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=150, help="real events to sample (default 150)")
+    parser.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
+    parser.add_argument(
+        "--days", type=float, default=10.0, help="simulated days the 2013-2016 events span (default 10)"
+    )
+    parser.add_argument("--pairs", type=int, default=6, help="events given a near pair and a later repeat (default 6)")
+    parser.add_argument("--events-file", type=Path, default=None, help=f"events CSV (default {SHARED_EVENTS})")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--postgres", default=DEFAULT_PG_ADMIN_URL, help="PostgreSQL admin URL")
+    parser.add_argument("--scale", action="store_true", help="also time the batch over 10k and 1M history (PostgreSQL)")
+    parser.add_argument("--scale-sizes", default="10k=10000,1m=1000000", help="label=reports,… for --scale")
+    parser.add_argument(
+        "--closed-status", default="resolved", help="status given to history incidents older than 3 days"
+    )
+    parser.add_argument(
+        "--no-lockstep",
+        dest="lockstep",
+        action="store_false",
+        help="send without waiting for each message to be processed",
+    )
+    parser.add_argument("--self-test", action="store_true", help="check metrics and scenario code; no server")
+    args = parser.parse_args(argv)
+    args.events_file = args.events_file or default_events_path()
+    if args.events < 1 or args.days <= 0 or args.pairs < 0:
+        parser.error("--events must be positive, --days positive, --pairs not negative")
+    return args
+
+
+def scale_sizes(spec: str) -> dict[str, int]:
+    """'10k=10000,1m=1000000' -> {'10k': 10000, '1m': 1000000}."""
+    return {label: int(count) for label, _, count in (part.partition("=") for part in spec.split(",") if part)}
+
+
+def run_scale(args: argparse.Namespace, scenario: Scenario, workdir: Path) -> dict[str, dict[str, Any]]:
+    """The cost-per-report runs, one fresh PostgreSQL database per history size."""
+    if not args.scale:
+        return {}
+    problem = postgres_problem(args.postgres)
+    if problem:
+        print(f"- scale: skipped, PostgreSQL not reachable ({problem})", flush=True)
+        return {}
+    runs = {}
+    for label, size in scale_sizes(args.scale_sizes).items():
+        runs[label] = scale_run(args, scenario, workdir, size)
+        print(f"- scale {size:,}: {runs[label]['ms_per_report'] or float('nan'):.2f} ms per report", flush=True)
+    return runs
+
+
+def exit_on_sigterm(signum: int, _frame: object) -> None:
+    """Turn SIGTERM into SystemExit so `finally` blocks stop the servers and drop the databases."""
+    sys.exit(128 + signum)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the scenario, replay it, score it, optionally time it at scale; print and write the record."""
+    places = load_places(GAZETTEER)
+    base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    scenario = build_scenario(
+        load_sources(args.events_file, places),
+        places,
+        events=args.events,
+        pairs=args.pairs,
+        days=args.days,
+        seed=args.seed,
+        base=base,
+    )
+    print(
+        f"- scenario: {len(scenario.events)} events, {len(scenario.messages)} messages, "
+        f"{len(scenario.homes)} home reporters, {close_pairs(scenario.events)} close pairs",
+        flush=True,
+    )
+    if args.database == "postgres" and (problem := postgres_problem(args.postgres)):
+        sys.exit(f"error: PostgreSQL not reachable ({problem})")
+    if not incidents_available():
+        print("- note: `kengele incidents` does not exist yet: clustering figures will be null", flush=True)
+    with tempfile.TemporaryDirectory(prefix="kengele-cluster-") as tmp:
+        outcome = quality_run(args, scenario, Path(tmp))
+        print(
+            f"- {args.database}: {len(scenario.messages)} messages replayed in {outcome.push_seconds:.0f} s", flush=True
+        )
+        scale = run_scale(args, scenario, Path(tmp))
+    record = build_record(args, scenario, outcome, scale)
+    print_worst(scenario, outcome)
+    print_table(record)
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_FILE.write_text(json.dumps(record, indent=2) + "\n")
+    write_incidents(scenario, outcome)
+    print(json.dumps(record))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: the benchmark, its self-test, or (internally) a kengele command under the simulated clock."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_clocked"]:
+        return run_clocked(argv[1:])
+    args = parse_args(argv)
+    if args.self_test:
+        return self_test(args)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
