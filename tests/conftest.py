@@ -121,9 +121,12 @@ def db_session(engine: Engine) -> Iterator[Session]:
 
 
 def _clean(engine: Engine) -> None:
+    from app.understanding.tasks import parsers
+
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(delete(table))
+    parsers.clear()  # its gazetteer named places that are gone now
 
 
 @pytest.fixture

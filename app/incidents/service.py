@@ -92,17 +92,18 @@ def find_repeat(*, session: Session, report: Report) -> Report | None:
 
 def candidates(*, session: Session, facts: clustering.ReportFacts) -> list[clustering.IncidentFacts]:
     """Open incidents active near this report's time and, when it is located, its place (index range scans)."""
-    since, until = clustering.search_box(facts)
-    query = select(Incident).where(
-        Incident.status.not_in(CLOSED), Incident.last_report_at >= since, Incident.first_report_at <= until
-    )
-    if facts.lat is not None and facts.lon is not None:
+    found: dict[int, Incident] = {}
+    if facts.lat is not None and facts.lon is not None:  # an unlocated report can only join by reference
+        since, until = clustering.search_box(facts)
         span = clustering.MAX_JOIN_DISTANCE_M * DEG_PER_M * 1.5
-        query = query.where(
+        query = select(Incident).where(
+            Incident.status.not_in(CLOSED),
+            Incident.last_report_at >= since,
+            Incident.first_report_at <= until,
             Incident.lat.between(facts.lat - span, facts.lat + span),
             Incident.lon.between(facts.lon - span * 2, facts.lon + span * 2),
         )
-    found = {i.id: i for i in session.scalars(query.limit(200))}
+        found = {i.id: i for i in session.scalars(query.limit(200))}
     if facts.quoted_refs:
         quoted = select(Incident).where(Incident.ref.in_(facts.quoted_refs), Incident.status.not_in(CLOSED))
         found.update({i.id: i for i in session.scalars(quoted)})
