@@ -73,6 +73,7 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run the inbox worker in this process (for deployments that run it apart from the server)."""
+    import app.core.models  # noqa: F401 - every table, so that foreign keys resolve outside the web app
     from app.intake import tasks
     from app.security.crypto import Vault
     from app.security.keys import load_keys

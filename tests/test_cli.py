@@ -207,3 +207,27 @@ def test_incidents_json_lists_refs_and_message_ids_without_personal_data(env, fa
     assert all(i["ref"].startswith("K-") and i["status"] == "open" and i["lat"] for i in items)
     assert all(m.startswith("SM") for i in items for m in i["message_ids"])
     assert "+2367" not in result.stdout and "seleka" not in result.stdout
+
+
+def test_a_separate_worker_process_turns_messages_into_incidents(env, factory, tmp_path):
+    import subprocess
+
+    from tests.live_server import KENGELE
+
+    settings_env = {**env, "KENGELE_EMBEDDED_WORKER": "false"}
+    sample = tmp_path / "alerts.csv"
+    sample.write_text("id,from,body\n1,+23675000001,attaque a Bambari\n2,+23675000002,tirs a Bambari\n")
+    with running(["serve"], settings_env, tmp_path, tmp_path / "server.log") as base:
+        assert run_cli(["simulate", str(sample), "--url", base], settings_env, tmp_path).returncode == 0
+        assert count(factory, Report) == 0  # the server only stores; the worker is elsewhere
+        with (tmp_path / "worker.log").open("wb") as log:
+            worker = subprocess.Popen([KENGELE, "worker"], env=settings_env, cwd=tmp_path, stdout=log, stderr=log)
+            try:
+                deadline = time.monotonic() + 30
+                while count(factory, Report, Report.understood_at.is_not(None)) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.2)
+            finally:
+                worker.terminate()
+                worker.wait(15)
+    assert count(factory, Report, Report.incident_id.is_not(None)) == 2
+    assert "failed" not in (tmp_path / "worker.log").read_text()

@@ -15,7 +15,9 @@ VIOLENCE = frozenset({
     "burning", "gunfire", "displacement",
 })  # fmt: skip
 # Two reports farther apart than this are never one event, whatever their precision radii say.
-MAX_JOIN_DISTANCE_M = 20_000.0
+MAX_JOIN_DISTANCE_M = 15_000.0
+# An incident takes reports for at most this long after its first one: a new day's attack is a new incident.
+MAX_INCIDENT_SPAN = timedelta(hours=24)
 INCIDENT_REF = re.compile(r"\bK-?(\d{4,6})\b", re.IGNORECASE)
 
 
@@ -90,6 +92,8 @@ def join_distance_m(report: ReportFacts, incident: IncidentFacts, rule: ClusterR
 
 def within_window(report: ReportFacts, incident: IncidentFacts, rule: ClusterRule) -> bool:
     """Whether the report falls within the incident's active period, widened by the window."""
+    if report.received_at - incident.first_report_at > MAX_INCIDENT_SPAN:
+        return False
     return incident.first_report_at - rule.window <= report.received_at <= incident.last_report_at + rule.window
 
 

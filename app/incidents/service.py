@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from app.core.clock import utcnow
 from app.feed import events as feed
@@ -32,6 +32,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "merged": frozenset(),
 }
 CLOSED = frozenset({"resolved", "false_alarm", "merged"})
+# Listed, not negated: "status IN (…)" lets the (status, last_report_at) index jump to recent incidents.
+ACTIVE = tuple(sorted(set(TRANSITIONS) - CLOSED))
 SEVERITY_RANK = {"extreme": 0, "severe": 1, "moderate": 2, "minor": 3, "unknown": 4}
 # Degrees of latitude per metre, for the bounding box of the candidate query.
 DEG_PER_M = 1 / 111_320
@@ -96,16 +98,20 @@ def candidates(*, session: Session, facts: clustering.ReportFacts) -> list[clust
     if facts.lat is not None and facts.lon is not None:  # an unlocated report can only join by reference
         since, until = clustering.search_box(facts)
         span = clustering.MAX_JOIN_DISTANCE_M * DEG_PER_M * 1.5
-        query = select(Incident).where(
-            Incident.status.not_in(CLOSED),
-            Incident.last_report_at >= since,
-            Incident.first_report_at <= until,
-            Incident.lat.between(facts.lat - span, facts.lat + span),
-            Incident.lon.between(facts.lon - span * 2, facts.lon + span * 2),
+        query = (
+            select(Incident)
+            .where(
+                Incident.status.in_(ACTIVE),
+                Incident.last_report_at >= since,
+                Incident.first_report_at <= until,
+                Incident.lat.between(facts.lat - span, facts.lat + span),
+                Incident.lon.between(facts.lon - span * 2, facts.lon + span * 2),
+            )
+            .order_by(Incident.last_report_at.desc())
         )
         found = {i.id: i for i in session.scalars(query.limit(200))}
     if facts.quoted_refs:
-        quoted = select(Incident).where(Incident.ref.in_(facts.quoted_refs), Incident.status.not_in(CLOSED))
+        quoted = select(Incident).where(Incident.ref.in_(facts.quoted_refs), Incident.status.in_(ACTIVE))
         found.update({i.id: i for i in session.scalars(quoted)})
     return [_facts(i) for i in found.values()]
 
@@ -211,7 +217,16 @@ def _combine_location(incident: Incident, reports: list[Report]) -> None:
 
 
 def _place_name(report: Report) -> str | None:
-    return (report.location_text or None) if report.location_method != "reporter_home" else None
+    """The gazetteer's name for where the best report puts it ("Bambari", not the sender's "bamabri")."""
+    if report.location_method == "reporter_home":
+        return None
+    if report.location_place_id is not None:
+        from app.geo.models import Place
+
+        place = object_session(report).get(Place, report.location_place_id)  # type: ignore[union-attr]
+        if place is not None:
+            return place.name
+    return report.location_text or None
 
 
 def record(*, session: Session, incident: Incident, kind: str, actor: str, data: dict[str, Any] | None = None) -> None:

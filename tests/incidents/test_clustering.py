@@ -61,3 +61,11 @@ def test_presence_has_a_longer_window_than_an_attack():
     later = T0 + timedelta(hours=15)
     assert clustering.choose_incident(report("armed_presence", at=later), [incident(category="armed_presence")])
     assert clustering.choose_incident(report("attack_civilians", at=later), [incident()]) is None
+
+
+def test_an_incident_stops_growing_a_day_after_its_first_report():
+    long_running = IncidentFacts(
+        1, "K-1001", "attack_civilians", BRIA[0], BRIA[1], 3000.0, T0, T0 + timedelta(hours=20)
+    )
+    assert clustering.choose_incident(report(at=T0 + timedelta(hours=23)), [long_running]) is not None
+    assert clustering.choose_incident(report(at=T0 + timedelta(hours=25)), [long_running]) is None

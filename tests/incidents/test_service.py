@@ -55,7 +55,7 @@ def test_witnesses_of_one_attack_make_one_incident(gateway, factory, vault):
     work(factory, vault)
     [incident] = incidents(factory)
     assert (incident.report_count, incident.reporter_count) == (3, 3)
-    assert incident.severity == "extreme" and incident.place == "bambari"
+    assert incident.severity == "extreme" and incident.place == "Bambari"  # the gazetteer name
     assert incident.ref.startswith("K-") and len(incident.ref) == 6
     assert incident.confidence == pytest.approx(0.875)
 
