@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -222,7 +222,7 @@ def parse(
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
 
 
-def _parser_and_context(gazetteer_csv: Path | None, reporter_phone: str | None):
+def _parser_and_context(gazetteer_csv: Path | None, reporter_phone: str | None) -> tuple[Any, Any]:
     """Load the gazetteer once (CSV or database) and the reporter's context, if a phone was given."""
     from app.geo.gazetteer import Gazetteer
     from app.understanding.service import MessageParser
@@ -233,7 +233,7 @@ def _parser_and_context(gazetteer_csv: Path | None, reporter_phone: str | None):
     from app.reporters import service as reporter_service
     from app.security.crypto import Vault
     from app.security.keys import load_keys
-    from app.understanding.service import ReporterContext
+    from app.understanding.tasks import context_for
 
     settings = get_settings()
     factory = make_sessionmaker(make_engine(settings))
@@ -249,8 +249,7 @@ def _parser_and_context(gazetteer_csv: Path | None, reporter_phone: str | None):
             if reporter is None:
                 _say("no reporter registered with that number; parsing without a reporter", "yellow")
             else:
-                home = (reporter.home_lat, reporter.home_lon) if reporter.home_lat is not None else None
-                context = ReporterContext(reporter.kind, reporter.language, home, reporter.home_place)  # type: ignore[arg-type]
+                context = context_for(reporter)
     return MessageParser(gazetteer), context
 
 

@@ -74,10 +74,8 @@ def recent_positions(session: Session, report: Report) -> tuple[tuple[float, flo
     return tuple((lat, lon) for lat, lon in rows)
 
 
-def reporter_context(session: Session, report: Report) -> ReporterContext:
-    """What the sender's record and recent events tell the parser: kind, language, home, recent positions."""
-    recent = recent_positions(session, report)
-    reporter = session.get(Reporter, report.reporter_id) if report.reporter_id is not None else None
+def context_for(reporter: Reporter | None, recent: tuple[tuple[float, float], ...] = ()) -> ReporterContext:
+    """The parser's view of a reporter: kind, preferred language, registered home."""
     if reporter is None:
         return ReporterContext(recent=recent)
     has_home = reporter.home_lat is not None and reporter.home_lon is not None
@@ -88,6 +86,12 @@ def reporter_context(session: Session, report: Report) -> ReporterContext:
         home_place=reporter.home_place,
         recent=recent,
     )
+
+
+def reporter_context(session: Session, report: Report) -> ReporterContext:
+    """What the sender's record and recent events tell the parser: kind, language, home, recent positions."""
+    reporter = session.get(Reporter, report.reporter_id) if report.reporter_id is not None else None
+    return context_for(reporter, recent_positions(session, report))
 
 
 def understand_report(session: Session, report: Report) -> None:
