@@ -1,7 +1,7 @@
 """Intake benchmark: Kengele's signed Twilio SMS webhook against a bare FastAPI baseline.
 
 Starts each server as a real uvicorn subprocess (bare baseline, Kengele on SQLite, Kengele on
-PostgreSQL when reachable), drives it from a separate process (bench/driver.py), prints a table and,
+PostgreSQL when reachable), drives it from a separate process (bench/support/driver.py), prints a table and,
 as the last line, one JSON object (also written to bench/results/intake.json).
 
     .venv/bin/python bench/intake.py [--quick] [--seconds 5] [--rate 200] [--postgres ADMIN_URL]
@@ -156,7 +156,7 @@ def running(target: Target, workdir: Path) -> Iterator[str]:
 
 
 def drive(base_url: str, token: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Run bench/driver.py in its own process against base_url and return its JSON result."""
+    """Run bench/support/driver.py in its own process against base_url and return its JSON result."""
     spec = {
         "url": base_url + "/twilio/sms",
         "token": token,
@@ -170,7 +170,7 @@ def drive(base_url: str, token: str, args: argparse.Namespace) -> dict[str, Any]
     }
     budget = 120 + 4 * args.seconds
     completed = subprocess.run(
-        [sys.executable, str(BENCH_DIR / "driver.py"), json.dumps(spec)],
+        [sys.executable, str(BENCH_DIR / "support" / "driver.py"), json.dumps(spec)],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -237,7 +237,9 @@ def postgres_database(admin_url: str) -> Iterator[str]:
 def run_all(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, dict[str, Any]], str | None]:
     """Benchmark bare, SQLite and (if reachable) PostgreSQL one after the other; return results and skip note."""
     token = secrets.token_hex(16)
-    results = {"bare": bench(Target("bare", "bare_app:app", BENCH_DIR, "/openapi.json"), token, args, workdir)}
+    results = {
+        "bare": bench(Target("bare", "bare_app:app", BENCH_DIR / "support", "/openapi.json"), token, args, workdir)
+    }
     sqlite_dir = workdir / "sqlite-data"
     sqlite = kengele_target("sqlite", sqlite_url(workdir), sqlite_dir, token)
     results["sqlite"] = bench(sqlite, token, args, workdir)
