@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session, object_session
 
 from app.core.clock import utcnow
 from app.feed import events as feed
+from app.geo.models import Place
 from app.incidents import clustering
 from app.incidents.models import Incident, IncidentEvent, Report
 from app.intake.models import InboundMessage
 from app.intake.schemas import InboundEnvelope
+from app.understanding.categorise import PRECEDENCE
 
 SYSTEM = "system"
 # The same words from the same sender within this window are a repeat, not a second witness.
@@ -191,8 +193,6 @@ def refresh(*, session: Session, incident: Incident) -> None:
 
 
 def _category(reports: list[Report]) -> str:
-    from app.understanding.categorise import PRECEDENCE
-
     counts: dict[str, int] = {}
     for report in reports:
         if report.category:
@@ -221,8 +221,6 @@ def _place_name(report: Report) -> str | None:
     if report.location_method == "reporter_home":
         return None
     if report.location_place_id is not None:
-        from app.geo.models import Place
-
         place = object_session(report).get(Place, report.location_place_id)  # type: ignore[union-attr]
         if place is not None:
             return place.name
