@@ -44,14 +44,12 @@ import random
 import re
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import unicodedata
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +57,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from pathlib import Path
 from typing import Any
+
+from support.databases import free_port, postgres_database, postgres_problem, sqlite_database
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -797,13 +797,6 @@ def run_clocked(argv: list[str]) -> int:
 # -------------------------------------------------------------------------------------------- server
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 def clean_env(settings: dict[str, str]) -> dict[str, str]:
     """This process's environment without KENGELE_ settings, plus the given ones."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("KENGELE_")}
@@ -894,45 +887,14 @@ def incidents_available() -> bool:
 # ------------------------------------------------------------------------------------------ database
 
 
-def admin_execute(admin_url: str, statement: str) -> None:
-    """Run one statement outside a transaction (CREATE/DROP DATABASE)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(statement))
-    finally:
-        engine.dispose()
-
-
-def postgres_problem(admin_url: str) -> str | None:
-    """None when the PostgreSQL admin URL answers, else why not."""
-    try:
-        admin_execute(admin_url, "SELECT 1")
-    except Exception as exc:  # any driver or connection error means: skip
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    return None
-
-
 @contextlib.contextmanager
 def fresh_database(kind: str, admin_url: str, workdir: Path) -> Iterator[str]:
     """A fresh migrated database (SQLite file, or PostgreSQL dropped WITH (FORCE) afterwards); yields its URL."""
-    from app.core import migrations
-
     if kind == "sqlite":
-        url = f"sqlite:///{workdir / f'kengele-{uuid.uuid4().hex[:8]}.db'}"
-        migrations.upgrade(url)
-        yield url
+        yield sqlite_database(workdir)
         return
-    name = f"kengele_bench_{uuid.uuid4().hex[:12]}"
-    admin_execute(admin_url, f'CREATE DATABASE "{name}"')
-    try:
-        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-        migrations.upgrade(url)
+    with postgres_database(admin_url) as url:
         yield url
-    finally:
-        admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def server_env(url: str, workdir: Path, clock: SimClock, *, embedded_worker: bool) -> dict[str, str]:

@@ -16,12 +16,10 @@ import os
 import platform
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,10 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
-
-from app.core import migrations
+from support.databases import free_port, postgres_database, postgres_problem, sqlite_database
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -70,13 +65,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.seconds <= 0 or args.rate <= 0 or args.concurrency < 1:
         parser.error("--seconds and --rate must be positive, --concurrency at least 1")
     return args
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def base_env() -> dict[str, str]:
@@ -191,49 +179,6 @@ def bench(target: Target, token: str, args: argparse.Namespace, workdir: Path) -
     return result
 
 
-def sqlite_url(workdir: Path) -> str:
-    """A fresh, migrated SQLite file."""
-    url = f"sqlite:///{workdir / 'kengele.db'}"
-    migrations.upgrade(url)
-    return url
-
-
-def postgres_reachable(admin_url: str) -> str | None:
-    """None when the admin URL answers, else why not."""
-    engine = create_engine(admin_url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-    finally:
-        engine.dispose()
-    return None
-
-
-def admin_execute(admin_url: str, statement: str) -> None:
-    """Run one statement outside a transaction (CREATE/DROP DATABASE)."""
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(statement))
-    finally:
-        engine.dispose()
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh, migrated database kengele_bench_<random>, dropped WITH (FORCE) afterwards."""
-    name = f"kengele_bench_{uuid.uuid4().hex[:12]}"
-    admin_execute(admin_url, f'CREATE DATABASE "{name}"')
-    try:
-        url = admin_url.rsplit("/", 1)[0] + f"/{name}"
-        migrations.upgrade(url)
-        yield url
-    finally:
-        admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def run_all(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, dict[str, Any]], str | None]:
     """Benchmark bare, SQLite and (if reachable) PostgreSQL one after the other; return results and skip note."""
     token = secrets.token_hex(16)
@@ -241,9 +186,9 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, dict[str
         "bare": bench(Target("bare", "bare_app:app", BENCH_DIR / "support", "/openapi.json"), token, args, workdir)
     }
     sqlite_dir = workdir / "sqlite-data"
-    sqlite = kengele_target("sqlite", sqlite_url(workdir), sqlite_dir, token)
+    sqlite = kengele_target("sqlite", sqlite_database(workdir), sqlite_dir, token)
     results["sqlite"] = bench(sqlite, token, args, workdir)
-    skipped = postgres_reachable(args.postgres) if args.postgres else "no --postgres URL given"
+    skipped = postgres_problem(args.postgres) if args.postgres else "no --postgres URL given"
     if skipped:
         print(f"- postgres: skipped ({skipped})", flush=True)
         return results, skipped
