@@ -14,6 +14,7 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import DBAPIError
 
 from app.core import migrations
 from app.core.config import get_settings
@@ -22,7 +23,10 @@ from app.core.logging import configure_logging
 
 DEMO_DIR = Path(__file__).resolve().parent / "data" / "demo"
 
-cli = typer.Typer(help="Kengele community early-warning alert gateway.", no_args_is_help=True)
+# Plain tracebacks: rich's would print local variables, and those can hold phone numbers.
+cli = typer.Typer(
+    help="Kengele community early-warning alert gateway.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 # soft_wrap: never break a line (scripts and tests read these lines), and no markup in user data.
 console = Console(stderr=True, soft_wrap=True)
 
@@ -72,35 +76,29 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Run the inbox worker in this process (for deployments that run it apart from the server)."""
+    """Run the worker loops (inbox, outbox, escalation timers) in this process, apart from the server."""
     import app.core.models  # noqa: F401 - every table, so that foreign keys resolve outside the web app
-    from app.intake import tasks
+    from app import worker as worker_module
     from app.security.crypto import Vault
     from app.security.keys import load_keys
-    from app.worker import BackgroundLoop
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    vault = Vault(load_keys(settings))
+    keys = load_keys(settings)
     factory = make_sessionmaker(make_engine(settings))
-    loop = BackgroundLoop(
-        "inbox-worker",
-        lambda: (
-            tasks.process_due(
-                factory=factory,
-                vault=vault,
-                batch_size=settings.worker_batch_size,
-                retry_schedule=settings.retry_schedule_seconds,
-            )
-            >= settings.worker_batch_size
-        ),
-        settings.worker_poll_seconds,
-    )
+    channels = worker_module.notify_channels(settings, keys)
+    loops = worker_module.worker_loops(settings, factory, Vault(keys), channels, embedded=False)
     console.print("worker running; Ctrl-C to stop")
+    for loop in loops[1:]:
+        loop.start()
     try:
-        loop.run()
+        loops[0].run()
     except KeyboardInterrupt:
         console.print("worker stopped")
+    finally:
+        for loop in loops[1:]:
+            loop.stop()
+        channels.close()
 
 
 @cli.command("import-places")
@@ -330,8 +328,14 @@ def _announce_when_ready(base: str, samples: bool) -> None:
 
 def _register_domain_commands() -> None:
     from app.geo.cli import register as register_geo
+    from app.protection.cli import register as register_protection
+    from app.routing.cli import register as register_routing
+    from app.units.cli import register as register_units
 
     register_geo(cli)
+    register_units(cli)
+    register_protection(cli)
+    register_routing(cli)
 
 
 _register_domain_commands()
@@ -343,3 +347,14 @@ def main() -> None:
         cli()
     except KeyboardInterrupt:
         sys.exit(130)
+    except DBAPIError as exc:
+        typer.echo(_database_error(exc), err=True)
+        sys.exit(2)
+
+
+def _database_error(exc: DBAPIError) -> str:
+    """A database failure in one line: its kind and what to do, never its text (it can quote row values)."""
+    detail = str(exc.orig)
+    missing = "no such table" in detail or ("relation" in detail and "does not exist" in detail)
+    hint = "run `kengele migrate` first" if missing else "check KENGELE_DATABASE_URL and that the database is up"
+    return f"kengele: database error ({type(exc.orig).__name__}): {hint}"

@@ -9,17 +9,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from app import worker
 from app.core import errors, health
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.limits import BodySizeLimit
 from app.intake import router as intake_router
-from app.intake import tasks as intake_tasks
 from app.intake.flows import IntakeGateway
 from app.intake.spool import Spool
+from app.notify import router as notify_router
 from app.security.crypto import Vault
 from app.security.keys import load_keys
-from app.worker import BackgroundLoop
 
 logger = logging.getLogger(__name__)
 
@@ -33,26 +33,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     factory = make_sessionmaker(engine)
     spool = Spool(settings.resolved_spool_dir)  # fails at start-up if an outage could not be survived
 
-    inbox_loop = BackgroundLoop(
-        "inbox-worker",
-        lambda: (
-            intake_tasks.process_due(
-                factory=factory,
-                vault=vault,
-                batch_size=settings.worker_batch_size,
-                retry_schedule=settings.retry_schedule_seconds,
-            )
-            >= settings.worker_batch_size
-        ),
-        settings.worker_poll_seconds,
-        yield_seconds=settings.embedded_worker_yield_seconds,
-    )
+    channels = worker.notify_channels(settings, keys)
+    worker_loops = worker.worker_loops(settings, factory, vault, channels, embedded=True)
+    inbox_loop = worker_loops[0]
     gateway = IntakeGateway(
         factory, vault, spool, on_accepted=inbox_loop.wake if settings.embedded_worker else lambda: None
     )
     # Every API process replays its own spool: the spool is local disk.
-    spool_loop = BackgroundLoop("spool-replay", lambda: bool(gateway.replay_spool()), settings.spool_replay_seconds)
-    loops = [spool_loop] + ([inbox_loop] if settings.embedded_worker else [])
+    spool_loop = worker.BackgroundLoop(
+        "spool-replay", lambda: bool(gateway.replay_spool()), settings.spool_replay_seconds
+    )
+    loops = [spool_loop] + (worker_loops if settings.embedded_worker else [])
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for loop in loops:
             loop.stop()
         gateway.close()
+        channels.close()
         engine.dispose()
 
     app = FastAPI(
@@ -85,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(intake_router.router)
+    app.include_router(notify_router.router)
+    app.state.channels = channels
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:

@@ -1,4 +1,4 @@
-"""Background loops: the inbox worker and the spool replayer, in a thread or as `kengele worker`."""
+"""Background loops (inbox, outbox, escalation timers, spool replay), in threads or as `kengele worker`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,16 @@ import threading
 from collections.abc import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.config import Mode, Settings
+from app.escalation import tasks as escalation_tasks
+from app.intake import tasks as intake_tasks
+from app.notify import tasks as notify_tasks
+from app.notify.registry import Channels, NotifyConfig, channels_from_config
+from app.notify.twilio_channel import TwilioConfig
+from app.security.crypto import Vault
+from app.security.keys import Keys
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +66,57 @@ class BackgroundLoop:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def notify_channels(settings: Settings, keys: Keys) -> Channels:
+    """The outbound channels this deployment has: Twilio when configured, signed webhooks, else the console."""
+    twilio = None
+    if settings.twilio_account_sid and keys.twilio_auth_token:
+        twilio = TwilioConfig(
+            settings.twilio_account_sid, keys.twilio_auth_token, from_number=settings.twilio_from_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            voice_from_number=settings.twilio_voice_from_number, api_base_url=settings.twilio_api_base,
+            timeout_s=settings.twilio_timeout_seconds, machine_detection=settings.twilio_machine_detection,
+        )  # fmt: skip
+    return channels_from_config(
+        NotifyConfig(
+            twilio=twilio, webhook_secret=notify_tasks.webhook_secret_for,
+            webhook_timeout_s=settings.outbound_webhook_timeout_seconds, console_keep=settings.console_outbox_size,
+            console_fallback=settings.mode == Mode.development,
+        )
+    )  # fmt: skip
+
+
+def worker_loops(
+    settings: Settings, factory: sessionmaker[Session], vault: Vault, channels: Channels, *, embedded: bool
+) -> list[BackgroundLoop]:
+    """The worker's loops: inbox (reports and their pipeline), outbox (sending), timers (escalation deadlines)."""
+    send_config = notify_tasks.SendSettings(
+        public_base_url=settings.public_base_url, retry_seconds=settings.notify_retry_seconds,
+        max_attempts=settings.notify_max_attempts, voice_language=settings.default_language,
+    )  # fmt: skip
+    batch = settings.worker_batch_size
+    outbox = BackgroundLoop(
+        "outbox-sender",
+        lambda: notify_tasks.send_due(factory=factory, vault=vault, channels=channels, config=send_config) >= 20,
+        settings.worker_poll_seconds,
+    )
+
+    def inbox_step() -> bool:
+        done = intake_tasks.process_due(
+            factory=factory, vault=vault, batch_size=batch, retry_schedule=settings.retry_schedule_seconds
+        )
+        if done:
+            outbox.wake()  # new reports may have queued alerts
+        return done >= batch
+
+    def timer_step() -> bool:
+        fired = escalation_tasks.fire_due(factory=factory)
+        if fired:
+            outbox.wake()
+        return fired >= 20
+
+    yield_s = settings.embedded_worker_yield_seconds if embedded else 0.0
+    inbox = BackgroundLoop("inbox-worker", inbox_step, settings.worker_poll_seconds, yield_seconds=yield_s)
+    timers = BackgroundLoop("escalation-timers", timer_step, settings.worker_poll_seconds)
+    return [inbox, outbox, timers]

@@ -5,19 +5,21 @@
     .venv/bin/python bench/cluster.py --self-test              # metric and scenario checks, no server
 
 Scenario: N real UCDP events of 2013-2016 (`where_prec` <= 2, seeded sample) with their real dates compressed
-into `--days` simulated days (order kept); two events at the same place (< 5 km) within 24 h are never both
-sampled (nobody could tell them apart), but events 5-25 km apart within 24 h are, and must stay apart. For
-`--pairs` events a distinct event 30-60 km away within 6 h and one at the same place 49-72 h later are added.
-Each event gets 2-8 SMS over 6 h from distinct fictitious +2367… reporters in fr/sg/ln/en (type of violence
-1/2/3 -> clash/fight/attack wording), naming the place as written in the gazetteer, misspelled, "près de X",
-"N km de Y" (a real place 5-40 km away), UCDP's own description, or not at all (~20 %: a reporter registered
-with a home village at the event). ~5 % provider retries (same MessageSid) and ~5 % same-sender repeats.
+into `--days` simulated days (order kept; the default 30 days gives 5 events a day, 1.5 times the pace of
+January 2014, the worst month in the file with 100; `--days 10` is a stress test at 4.7 times); two events at
+the same place (< 5 km) within 24 h are never both sampled (nobody could tell them apart), but events 5-25 km
+apart within 24 h are, and must stay apart. For `--pairs` events a distinct event 30-60 km away within 6 h and
+one at the same place 49-72 h later are added. Each event gets 2-8 SMS over 6 h from distinct fictitious +2367…
+reporters in fr/sg/ln/en (type of violence 1/2/3 -> clash/fight/attack wording), naming the place as written in
+the gazetteer, misspelled, "près de X", "N km de Y" (a town 5-40 km away, else a village; half name the road:
+"sur l'axe Z"), UCDP's own description, or not at all (~20 %: a reporter registered with a home village at the
+event). ~5 % provider retries (same MessageSid) and ~5 % same-sender repeats.
 
 Replay: a fresh database (demo gazetteer imported, home reporters registered), a uvicorn subprocess in
 production mode with the embedded worker, every message signed as Twilio signs and posted in arrival order;
 by default each one is processed before the next is sent (`--no-lockstep` floods instead). The server runs the
 real code with one seam moved: `app.core.clock.utcnow` reads a simulated clock file that the bench sets before
-each message (this file re-executes itself as `cluster.py _clocked <kengele args>`), so ten days of reports
+each message (this file re-executes itself as `cluster.py _clocked <kengele args>`), so weeks of reports
 replay in a minute while every time Kengele stores is the simulated arrival time.
 
 Scores (over the reports; a retry is not a report, a repeat is checked apart): pairwise and B-cubed precision,
@@ -88,6 +90,7 @@ HOME_SHARE = 0.2
 RETRY_SHARE = 0.05
 REPEAT_SHARE = 0.05
 REUSE_SHARE = 0.25
+ROAD_NAMED_SHARE = 0.5  # offset reports that also name the road ("sur l'axe Ouadda")
 LOCATIVE_WEIGHTS = (("at", 0.40), ("description", 0.15), ("misspelled", 0.15), ("near", 0.15), ("offset", 0.15))
 
 # Timeouts (seconds): every wait in the run is bounded.
@@ -161,6 +164,7 @@ LOCATIVES: dict[str, dict[str, str]] = {
     "at": {"fr": "à {p}", "en": "in {p}", "sg": "na {p}", "ln": "na {p}"},
     "near": {"fr": "près de {p}", "en": "near {p}", "sg": "nduru na {p}", "ln": "pene na {p}"},
     "offset": {"fr": "à {k} km de {p}", "en": "{k} km from {p}", "sg": "na {k} km ti {p}", "ln": "na {k} km na {p}"},
+    "road": {"fr": "sur l'axe {p}", "en": "on the {p} road", "sg": "na lege ti {p}", "ln": "na nzela ya {p}"},
     "home": {"fr": "dans notre village", "en": "in our village", "sg": "na kodoro ti e", "ln": "na mboka na biso"},
 }
 
@@ -397,12 +401,39 @@ def weighted(options: tuple[tuple[str, float], ...], rng: random.Random) -> str:
 
 
 def offset_phrase(event: Event, lang: str, places: list[Place], rng: random.Random) -> str | None:
-    """'12 km from Bria': the distance to a gazetteer town or village 5-40 km away, if there is one."""
-    others = [p for p in places_between(event.lat, event.lon, places, 5.0, 40.0) if p.kind in ("town", "village")]
+    """'12 km from Bria' (on the Ouadda road, half the time): the distance to a known place 5-40 km away.
+
+    People measure from a town everyone knows when there is one, else from a village; and the road they
+    name, when they name one, leads from that place towards the event (the next town within 35 degrees).
+    """
+    around = places_between(event.lat, event.lon, places, 5.0, 40.0)
+    towns = [p for p in around if p.kind in ("town", "city")]
+    others = towns or [p for p in around if p.kind == "village"]
     if not others:
         return None
     ref = rng.choice(others)
-    return LOCATIVES["offset"][lang].format(k=round(km(event.lat, event.lon, ref.lat, ref.lon)), p=ref.name)
+    text = LOCATIVES["offset"][lang].format(k=round(km(event.lat, event.lon, ref.lat, ref.lon)), p=ref.name)
+    road = road_towards(ref, event, places) if rng.random() < ROAD_NAMED_SHARE else None
+    return f"{text} {LOCATIVES['road'][lang].format(p=road.name)}" if road else text
+
+
+def road_towards(ref: Place, event: Event, places: list[Place]) -> Place | None:
+    """The nearest town beyond the event, seen from `ref` within 35 degrees of the event's bearing."""
+    aim = bearing(ref.lat, ref.lon, event.lat, event.lon)
+    reach = km(ref.lat, ref.lon, event.lat, event.lon)
+    ahead = [
+        p for p in places
+        if p.kind in ("town", "city") and p.name != ref.name and km(ref.lat, ref.lon, p.lat, p.lon) > reach
+        and abs((bearing(ref.lat, ref.lon, p.lat, p.lon) - aim + 180) % 360 - 180) <= 35
+    ]  # fmt: skip
+    return min(ahead, key=lambda p: km(ref.lat, ref.lon, p.lat, p.lon), default=None)
+
+
+def bearing(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Initial bearing in degrees from north."""
+    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
+    y = math.sin(dl) * math.cos(p2)
+    return math.degrees(math.atan2(y, math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl))) % 360
 
 
 def locative(event: Event, lang: str, places: list[Place], rng: random.Random) -> tuple[str, str]:
@@ -1592,7 +1623,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=150, help="real events to sample (default 150)")
     parser.add_argument("--seed", type=int, default=7, help="scenario seed (default 7)")
     parser.add_argument(
-        "--days", type=float, default=10.0, help="simulated days the 2013-2016 events span (default 10)"
+        "--days",
+        type=float,
+        default=30.0,
+        help="simulated days the sampled events span (default 30: 5 a day, 1.5 times January 2014, the worst month)",
     )
     parser.add_argument("--pairs", type=int, default=6, help="events given a near pair and a later repeat (default 6)")
     parser.add_argument("--events-file", type=Path, default=None, help=f"events CSV (default {SHARED_EVENTS})")

@@ -171,7 +171,21 @@ def partner_credentials(client: TestClient):
         return partner_service.create(session=session, vault=client.app.state.vault, name="Église du Christ Bangui")
 
 
-DEMO_PLACES = TESTS_DIR.parent / "app" / "data" / "demo" / "car_places.csv"
+DEMO_DIR = TESTS_DIR.parent / "app" / "data" / "demo"
+DEMO_PLACES = DEMO_DIR / "car_places.csv"
+DEMO_UNITS = DEMO_DIR / "car_units_example.csv"
+DEMO_ROADS = DEMO_DIR / "car_roads.geojson"
+DEMO_ZONES = DEMO_DIR / "car_zones.geojson"
+TWILIO_ACCOUNT = "AC" + "1" * 32  # the AccountSid tests/helpers.py puts in inbound forms
+
+
+@pytest.fixture(scope="session")
+def twilio_api() -> Iterator:
+    """A local fake Twilio REST API with this deployment's account and token: the real SDK talks to it."""
+    from app.notify.fake_twilio import FakeTwilioServer
+
+    with FakeTwilioServer(account_sid=TWILIO_ACCOUNT, auth_token=TWILIO_TOKEN) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

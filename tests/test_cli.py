@@ -231,3 +231,10 @@ def test_a_separate_worker_process_turns_messages_into_incidents(env, factory, t
                 worker.wait(15)
     assert count(factory, Report, Report.incident_id.is_not(None)) == 2
     assert "failed" not in (tmp_path / "worker.log").read_text()
+
+
+def test_a_database_without_tables_is_one_clear_line_not_a_traceback(tmp_path):
+    env = kengele_env(database_url=f"sqlite:///{tmp_path / 'empty.db'}", data_dir=str(tmp_path), secret_key=SECRET_KEY)
+    result = run_cli(["parse", "attaque a Bria"], env, tmp_path)
+    assert result.returncode == 2
+    assert "run `kengele migrate` first" in result.stderr and "Traceback" not in result.stderr

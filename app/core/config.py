@@ -59,6 +59,26 @@ class Settings(BaseSettings):
     max_request_bytes: int = 64 * 1024
     partner_signature_tolerance_seconds: int = 300
 
+    # Outbound: Twilio SMS and voice when credentials and a sender are set, else the console sink.
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None  # used instead of the from number when set
+    twilio_voice_from_number: str | None = None  # caller ID for alert calls; defaults to the from number
+    # Where the Twilio SDK sends its REST calls: a local fake Twilio in tests and outside checks.
+    twilio_api_base: str | None = None
+    twilio_timeout_seconds: float = 10.0
+    twilio_machine_detection: bool = False
+    outbound_webhook_timeout_seconds: float = 5.0
+    console_outbox_size: int = 200
+    # Escalation SMS that cannot be delivered within this long are dropped by the carrier: stale alerts mislead.
+    alert_sms_validity_seconds: int = 600
+    # Backoff for notifications that failed in a retryable way, in seconds per attempt.
+    notify_retry_seconds: list[int] = [10, 30, 60, 120, 300, 600]
+    notify_max_attempts: int = 8
+
+    # Escalation policy (JSON, see app/escalation/policy.json) and routing without a road network.
+    escalation_policy_file: Path | None = None
+    detour_factor: float = 1.4
+
     log_level: str = "INFO"
 
     @field_validator("default_region")

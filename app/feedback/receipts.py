@@ -40,3 +40,24 @@ def receipt_text(ref: str, language: str | None, fallback: str = "fr") -> str:
     templates = _templates()
     template = templates.get((language or "").lower()) or templates.get(fallback) or templates["en"]
     return template.format(ref=ref)
+
+
+UPDATES_FILE = Path(__file__).with_name("updates.json")
+
+
+@lru_cache
+def _updates() -> dict[str, dict[str, str]]:
+    data = json.loads(UPDATES_FILE.read_text(encoding="utf-8"))
+    return {event: texts for event, texts in data.items() if not event.startswith("_")}
+
+
+def update_text(event: str, ref: str, language: str | None, fallback: str = "fr") -> str:
+    """A neutral update ("passed to the peacekeepers") in the reporter's language, naming their own receipt ref."""
+    templates = _updates()[event]
+    template = templates.get((language or "").lower()) or templates.get(fallback) or templates["en"]
+    return template.format(ref=ref)
+
+
+def update_events() -> list[str]:
+    """The events reporters are told about."""
+    return sorted(_updates())

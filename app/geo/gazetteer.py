@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -89,6 +90,10 @@ class Gazetteer:
                 self._by_initial[sk[:1]].append(sk)
             self._skeletons[sk].append(key)
         self.max_words = max((len(k.split()) for k in self.by_name), default=1)
+        self._words_by_initial: dict[str, list[str]] = defaultdict(list)  # one-word names by first letter
+        for key in self.by_name:
+            if " " not in key:
+                self._words_by_initial[key[:1]].append(key)
 
     @staticmethod
     def _add_regions(by_name: dict[str, list[PlaceRecord]]) -> None:
@@ -117,15 +122,22 @@ class Gazetteer:
         """Places whose name (or an alternate name) is exactly this folded phrase."""
         return self.by_name.get(phrase) or self.by_name.get(arabic_numerals(phrase), [])
 
-    def fuzzy(self, phrase: str, cutoff: float) -> tuple[str, float] | None:
-        """The closest name sounding alike and starting alike, if it scores at least `cutoff` (0–100)."""
+    def fuzzy(self, phrase: str, cutoff: float, tie: float = 0.0) -> tuple[list[str], float] | None:
+        """Names sounding alike and starting alike scoring at least `cutoff` (0–100), the best and any within `tie`."""
         sk = skeleton(arabic_numerals(phrase))
-        best = process.extractOne(sk, self._by_initial.get(sk[:1], []), scorer=fuzz.ratio, score_cutoff=cutoff)
-        if best is None:
+        found = process.extract(sk, self._by_initial.get(sk[:1], []), scorer=fuzz.ratio, score_cutoff=cutoff, limit=4)
+        if not found:
             return None
-        names = self._skeletons[best[0]]
-        name = max(names, key=lambda n: fuzz.ratio(phrase, n))
-        return name, best[1]
+        top = found[0][1]
+        names = [max(self._skeletons[key], key=lambda n: fuzz.ratio(phrase, n)) for key, score, _ in found
+                 if score >= top - tie]  # fmt: skip
+        return names, top
+
+    def one_edit(self, word: str) -> list[str]:
+        """One-word names one typo away (a letter dropped, added, changed, or two swapped) with the same initial."""
+        found = process.extract(word, self._words_by_initial.get(word[:1], []), scorer=OSA.distance, score_cutoff=1,
+                                limit=8)  # fmt: skip
+        return [name for name, dist, _ in found if dist == 1]
 
     @classmethod
     def from_session(cls, session: Session) -> Gazetteer:

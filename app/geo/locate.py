@@ -20,11 +20,20 @@ FUZZY_CUTOFF_LONG = 84.0  # eight letters or more
 FUZZY_CUTOFF_MEDIUM = 85.0  # six or seven
 FUZZY_CUTOFF_SHORT = 88.0  # five
 FUZZY_MIN_CHARS = 5
+# A misspelling this close to two names ("Boguial": Boguia or Boguila?) could be either: keep both as candidates.
+FUZZY_TIE = 7.0
+# Short capitalised words one typo from a name: fuzzy ratios are too coarse at this length.
+TYPO_MIN_CHARS, TYPO_MAX_CHARS = 4, 7
+TYPO_SCORE = 75.0
 NEAR_PRECISION_M = 7000.0
-HOME_PRECISION_M = 15000.0
+HOME_PRECISION_M = 15000.0  # no place named: the sender's village is a guess, not a fact
+HOME_SAID_PRECISION_M = 3000.0  # "in our village": the sender says it is at home
 AXIS_ONLY_PRECISION_M = 20000.0
 # Roads wind and distances are guessed: an offset along a bearing is good to about a third of its length.
 OFFSET_UNCERTAINTY = 0.35
+# "30 km from X" is usually by road or on foot, so the straight line is shorter: 0.7 to 1.0 of what is said.
+RING_RADIUS_FACTOR = 0.85
+RING_UNCERTAINTY = 0.15
 LIST_RADIUS_M = 60000.0  # places listed together closer than this are treated as one area
 MILE_M = 1609.344
 PLACE_KIND_WORDS = frozenset({"village", "town", "ville", "city", "localite", "locality", "kodro", "mboka", "kijiji"})
@@ -45,6 +54,9 @@ class Location:
     place_id: int | None = None
     matched_text: str | None = None
     confidence: float = 0.0
+    # "13 km from Bria", no direction: the event lies on a circle of this radius around (lat, lon); precision_m
+    # then bounds the whole disc, and precision_m - ring_m is the width of the band the circle may be off by.
+    ring_m: float | None = None
 
 
 UNLOCATED = Location(None, None, None, "unlocated")
@@ -93,6 +105,7 @@ class Cues:
     between: frozenset[str]
     and_words: frozenset[str]
     directions: dict[tuple[str, ...], float]
+    home: tuple[str, ...] = ()
 
     @property
     def words(self) -> frozenset[str]:
@@ -121,6 +134,7 @@ def load_cues(path: Path = RELATIVE_FILE) -> Cues:
         between=frozenset(fold(w) for p in data["between"] for w in p.split()[-1:]),
         and_words=frozenset(fold(w) for w in data["and"]),
         directions={tuple(fold(k).replace("-", " ").split()): float(v) for k, v in data["directions"].items()},
+        home=tuple(" ".join(fold(p).split()) for p in data["home"]),
     )
 
 
@@ -131,7 +145,11 @@ def find_mentions(
     mentions: list[Mention] = []
     i = 0
     while i < len(words):
-        mention = _exact_at(i, words, raw_tokens, gazetteer, stop_words) or _fuzzy_at(i, words, gazetteer, stop_words)
+        mention = (
+            _exact_at(i, words, raw_tokens, gazetteer, stop_words)
+            or _fuzzy_at(i, words, gazetteer, stop_words)
+            or _typo_at(i, words, raw_tokens, gazetteer, stop_words)
+        )
         if mention is None:
             i += 1
             continue
@@ -170,10 +188,26 @@ def _fuzzy_at(i: int, words: Sequence[str], gazetteer: Gazetteer, stop_words: fr
         cutoff = (
             FUZZY_CUTOFF_LONG if len(phrase) >= 8 else FUZZY_CUTOFF_MEDIUM if len(phrase) >= 6 else FUZZY_CUTOFF_SHORT
         )
-        best = gazetteer.fuzzy(phrase, cutoff)
-        if best is not None:
-            return Mention(i, i + n, list(gazetteer.exact(best[0])), best[1], phrase)
+        found = gazetteer.fuzzy(phrase, cutoff, FUZZY_TIE)
+        if found is not None:
+            names, score = found
+            return Mention(i, i + n, [p for name in names for p in gazetteer.exact(name)], score, phrase)
     return None
+
+
+def _typo_at(
+    i: int, words: Sequence[str], raw_tokens: Sequence[str], gazetteer: Gazetteer, stop_words: frozenset[str]
+) -> Mention | None:
+    """A capitalised word one typo from a short name ("Taey", "Taely" for Taley): too short for fuzzy scores."""
+    word, raw = words[i], raw_tokens[i]
+    if not (TYPO_MIN_CHARS <= len(word) <= TYPO_MAX_CHARS and raw[:1].isupper() and word.isalpha()):
+        return None
+    if word in stop_words or i == 0:  # the first word of a message is capitalised whatever it is
+        return None
+    names = gazetteer.one_edit(word)
+    if not names:
+        return None
+    return Mention(i, i + 1, [p for name in names for p in gazetteer.exact(name)], TYPO_SCORE, word)
 
 
 def _number(word: str) -> float | None:
@@ -297,9 +331,16 @@ def locate(
         if location is not None:
             return location
     if context.home is not None:
-        return Location(context.home[0], context.home[1], HOME_PRECISION_M, "reporter_home",
-                        place=context.home_place, confidence=0.3)  # fmt: skip
+        said = says_home(words, load_cues())
+        return Location(context.home[0], context.home[1], HOME_SAID_PRECISION_M if said else HOME_PRECISION_M,
+                        "reporter_home", place=context.home_place, confidence=0.6 if said else 0.3)  # fmt: skip
     return UNLOCATED
+
+
+def says_home(words: Sequence[str], cues: Cues) -> bool:
+    """Whether the sender says it happens where they live ("dans notre village", "na kodoro ti e")."""
+    folded = " " + " ".join(words) + " "
+    return any(f" {phrase} " in folded for phrase in cues.home)
 
 
 def _confidence(mention: Mention) -> float:
@@ -390,9 +431,10 @@ def _offset_location(anchor: Mention, axis_target: Mention | None) -> Location:
         target = axis_target.chosen
         bearing, method = distance.bearing_deg(place.lat, place.lon, target.lat, target.lon), "axis"
     if bearing is None:
-        # "13 km from Bria", no direction: somewhere on a circle around Bria; the centre is honest, the radius wide.
-        return Location(place.lat, place.lon, round(anchor.offset_m + place.precision_m), "relative",
-                        place.name, place.id, anchor.text, round(_confidence(anchor) * 0.6, 3))  # fmt: skip
+        # "13 km from Bria", no direction: somewhere on a circle around Bria, as wide as a guessed distance is.
+        ring, band = RING_RADIUS_FACTOR * anchor.offset_m, RING_UNCERTAINTY * anchor.offset_m + place.precision_m
+        return Location(place.lat, place.lon, round(ring + band), "relative", place.name, place.id, anchor.text,
+                        round(_confidence(anchor) * 0.6, 3), ring_m=round(ring))  # fmt: skip
     lat, lon = distance.destination(place.lat, place.lon, bearing, anchor.offset_m)
     precision = OFFSET_UNCERTAINTY * anchor.offset_m + place.precision_m
     if anchor.distance_unknown:

@@ -44,6 +44,8 @@ class Report(Base):
     location_place_id: Mapped[int | None] = mapped_column(ForeignKey("place.id", ondelete="SET NULL"))
     location_text: Mapped[str | None] = mapped_column(String(200))
     location_confidence: Mapped[float | None]
+    # "13 km from Bria": the report lies on a circle of this radius around (lat, lon); see geo.locate.Location.
+    ring_m: Mapped[float | None]
 
     # Clustering: the incident it belongs to; a same-sender repeat points at the report it repeats.
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
@@ -68,12 +70,19 @@ class Incident(Base):
     severity: Mapped[str] = mapped_column(String(12))
     status: Mapped[str] = mapped_column(String(20), default="open")
     verification: Mapped[str] = mapped_column(String(20), default="unverified")
+    priority: Mapped[str | None] = mapped_column(String(2))  # P1 (act now) … P4; None until prioritised
+    priority_reasons: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     lat: Mapped[float | None]
     lon: Mapped[float | None]
     precision_m: Mapped[float | None]
+    # Set while only "N km from Y" reports locate it: a circle around (lat, lon), not a point.
+    ring_m: Mapped[float | None]
     place: Mapped[str | None] = mapped_column(String(200))
     first_report_at: Mapped[datetime]
     last_report_at: Mapped[datetime]
+    # The lowest and highest death toll its reports state: early counts grow, and operators want both.
+    dead_min: Mapped[int | None]
+    dead_max: Mapped[int | None]
     report_count: Mapped[int] = mapped_column(default=0)
     reporter_count: Mapped[int] = mapped_column(default=0)
     confidence: Mapped[float] = mapped_column(default=0.0)

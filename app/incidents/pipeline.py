@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
+from app.escalation import tasks as escalation_tasks
 from app.incidents import service as incident_service
 from app.incidents.models import Report
 from app.understanding import tasks as understanding_tasks
@@ -23,8 +24,10 @@ def cluster(session: Session, report: Report) -> None:
     incident_service.cluster_report(session=session, report=report)
 
 
-# Understand and locate → cluster → prioritise → route. Prioritising and routing plug in after clustering.
-REPORT_STEPS: list[ReportStep] = [understanding_tasks.understand_report, cluster]
+# Understand and locate → act on reply codes (ACK, POS) → cluster → prioritise, route and escalate.
+REPORT_STEPS: list[ReportStep] = [
+    understanding_tasks.understand_report, escalation_tasks.reply_codes, cluster, escalation_tasks.escalate,
+]  # fmt: skip
 
 
 def run(session: Session, report: Report, steps: Sequence[ReportStep] | None = None) -> None:

@@ -99,7 +99,8 @@ def candidates(*, session: Session, facts: clustering.ReportFacts) -> list[clust
     found: dict[int, Incident] = {}
     if facts.lat is not None and facts.lon is not None:  # an unlocated report can only join by reference
         since, until = clustering.search_box(facts)
-        span = clustering.MAX_JOIN_DISTANCE_M * DEG_PER_M * 1.5
+        # Wide enough for an incident on a ring around this report's point, or this report on an incident's ring.
+        span = (clustering.MAX_JOIN_DISTANCE_M * 1.5 + clustering.MAX_RING_M) * DEG_PER_M
         query = (
             select(Incident)
             .where(
@@ -121,7 +122,8 @@ def candidates(*, session: Session, facts: clustering.ReportFacts) -> list[clust
 def _facts(incident: Incident) -> clustering.IncidentFacts:
     return clustering.IncidentFacts(
         incident.id, incident.ref, incident.category, incident.lat, incident.lon, incident.precision_m,
-        incident.first_report_at, incident.last_report_at,
+        incident.first_report_at, incident.last_report_at, incident.ring_m,
+        (incident.dead_min, incident.dead_max) if incident.dead_max is not None else None,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -129,8 +131,14 @@ def report_facts(report: Report) -> clustering.ReportFacts:
     """The plain values clustering reads from a report."""
     return clustering.ReportFacts(
         report.category, report.lat, report.lon, report.precision_m, report.received_at,
-        clustering.quoted_refs(report.body),
+        clustering.quoted_refs(report.body), report.ring_m, stated_dead(report),
     )  # fmt: skip
+
+
+def stated_dead(report: Report) -> int | None:
+    """The death toll the report's message states, if any."""
+    dead = ((report.details or {}).get("counts") or {}).get("dead")
+    return dead if isinstance(dead, int) else None
 
 
 def lock_clustering(session: Session) -> None:
@@ -188,6 +196,8 @@ def refresh(*, session: Session, incident: Incident) -> None:
     incident.category = _category(live)
     incident.severity = min((r.severity or "unknown" for r in live), key=lambda s: SEVERITY_RANK.get(s, 9))
     _combine_location(incident, live)
+    tolls = [d for d in map(stated_dead, live) if d is not None]
+    incident.dead_min, incident.dead_max = (min(tolls), max(tolls)) if tolls else (None, None)
     # More independent witnesses, more confidence: 0.5 for one, 0.75 for two, 0.875 for three…
     incident.confidence = round(1 - 0.5**incident.reporter_count, 3)
 
@@ -204,8 +214,11 @@ def _category(reports: list[Report]) -> str:
 
 def _combine_location(incident: Incident, reports: list[Report]) -> None:
     located = [r for r in reports if r.lat is not None and r.lon is not None and r.precision_m]
-    if not located:
+    points = [r for r in located if r.ring_m is None]
+    if not points:
+        _ring_location(incident, located)
         return
+    located, incident.ring_m = points, None
     # Inverse-variance weights: a village name counts far more than a sender's home.
     weights = [1 / (r.precision_m**2) for r in located]  # type: ignore[operator]
     total = sum(weights)
@@ -213,6 +226,16 @@ def _combine_location(incident: Incident, reports: list[Report]) -> None:
     incident.lon = round(sum(w * r.lon for w, r in zip(weights, located, strict=True)) / total, 6)  # type: ignore[misc]
     best = min(located, key=lambda r: r.precision_m)  # type: ignore[arg-type,return-value]
     incident.precision_m = best.precision_m
+    incident.place = _place_name(best)
+
+
+def _ring_location(incident: Incident, rings: list[Report]) -> None:
+    """Only "N km from Y" reports: keep the narrowest circle; averaging circles' centres would mean nothing."""
+    if not rings:
+        return
+    best = min(rings, key=lambda r: r.precision_m - r.ring_m)  # type: ignore[operator]
+    incident.lat, incident.lon, incident.precision_m = best.lat, best.lon, best.precision_m
+    incident.ring_m = best.ring_m
     incident.place = _place_name(best)
 
 
@@ -253,7 +276,27 @@ def cluster_report(*, session: Session, report: Report) -> Incident | None:
     attach(session=session, incident=incident, reports=[report])
     if chosen is not None:
         record(session=session, incident=incident, kind="report_added", actor=SYSTEM, data={"report_id": report.id})
+        eject_contradicted(session=session, incident=incident, newcomer=report)
     return incident
+
+
+def eject_contradicted(*, session: Session, incident: Incident, newcomer: Report) -> Incident | None:
+    """Members that joined on weak place evidence and whose toll a well-placed newcomer contradicts, split out."""
+    facts = report_facts(newcomer)
+    if facts.dead is None or clustering.weak_place(facts):
+        return None
+    members = session.scalars(
+        select(Report).where(
+            Report.incident_id == incident.id, Report.id != newcomer.id,
+            Report.rejected_at.is_(None), Report.repeat_of_id.is_(None),
+        )
+    )  # fmt: skip
+    said = (facts.dead, facts.dead)
+    weak = [m for m in members if clustering.weak_place(report_facts(m))]
+    contradicted = [m.id for m in weak if clustering.tolls_disagree(stated_dead(m), said)]
+    if not contradicted:
+        return None
+    return split(session=session, ref=incident.ref, report_ids=contradicted, actor=SYSTEM)
 
 
 def set_status(*, session: Session, ref: str, status: str, actor: str, note: str | None = None) -> Incident:

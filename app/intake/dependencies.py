@@ -13,50 +13,22 @@ from starlette.concurrency import run_in_threadpool
 
 from app.core import metrics
 from app.core.db import transaction
-from app.core.deps import KeysDep, SettingsDep, VaultDep
+from app.core.deps import SettingsDep, VaultDep
 from app.core.errors import public_errors
 from app.intake.schemas import TwilioSmsForm
 from app.partners import service as partner_service
 from app.security import signatures
+from app.security.dependencies import VerifiedTwilioForm
 
 logger = logging.getLogger(__name__)
 
-FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
-
-async def verified_twilio_sms(request: Request, settings: SettingsDep, keys: KeysDep) -> TwilioSmsForm:
-    """Check Twilio's signature over every field received, then validate the fields we use."""
-    if not request.headers.get("content-type", "").startswith(FORM_CONTENT_TYPE):
-        raise HTTPException(415, f"expected {FORM_CONTENT_TYPE}")
-    form = await request.form()
-    if settings.insecure_skip_twilio_signature:
-        logger.warning("INSECURE: Twilio signature check skipped (KENGELE_INSECURE_SKIP_TWILIO_SIGNATURE)")
-    elif keys.twilio_auth_token is None:
-        raise HTTPException(503, "Twilio intake is closed: KENGELE_TWILIO_AUTH_TOKEN is not set")
-    else:
-        url = signatures.twilio_request_url(
-            settings.public_base_url,
-            str(request.url),
-            request.url.path,
-            request.scope.get("query_string", b"").decode("latin-1"),
-        )
-        try:
-            signatures.verify_twilio(
-                auth_token=keys.twilio_auth_token,
-                url=url,
-                params=form,
-                signature=request.headers.get("X-Twilio-Signature"),
-                settings_header=request.headers.get("X-Twilio-Webhooks-Signature-Settings"),
-            )
-        except signatures.SignatureError as exc:
-            metrics.SIGNATURES_REJECTED.labels("sms").inc()
-            raise HTTPException(403, str(exc)) from None
+async def verified_twilio_sms(form: VerifiedTwilioForm) -> TwilioSmsForm:
+    """Twilio's signed form, validated as an inbound SMS."""
     try:
         sms = TwilioSmsForm.model_validate({key: form.get(key) for key in form})
     except ValidationError as exc:
         raise HTTPException(422, public_errors(exc.errors())) from None
-    if settings.twilio_account_sid and sms.account_sid != settings.twilio_account_sid:
-        raise HTTPException(403, "AccountSid does not match this deployment")
     return sms
 
 

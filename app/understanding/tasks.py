@@ -66,6 +66,7 @@ def recent_positions(session: Session, report: Report) -> tuple[tuple[float, flo
             Report.received_at >= report.received_at - RECENT_WINDOW,
             Report.id != report.id,
             Report.lat.is_not(None),
+            Report.ring_m.is_(None),  # a ring's centre is a landmark, not where things happen
             Report.location_method.in_(("coordinates", "gazetteer", "relative", "axis", "partner")),
         )
         .order_by(Report.received_at.desc())
@@ -133,3 +134,4 @@ def apply(report: Report, result: ParseResult, location: Location) -> None:
     report.location_place_id = location.place_id if location.place_id and location.place_id > 0 else None
     report.location_text = (location.matched_text or "")[:200] or None
     report.location_confidence = location.confidence
+    report.ring_m = location.ring_m

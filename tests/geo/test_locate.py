@@ -73,6 +73,15 @@ def test_distance_without_direction_widens_the_radius(parser, places):
     assert km(location, places["Bozoum"]) < 0.01 and location.precision_m >= 40000
 
 
+def test_distance_without_direction_is_a_ring_round_the_town(parser, places):
+    location = loc(parser, "à 28 km de Bambari attaque")
+    # Said distances run by road: the straight line is 0.7-1.0 of them, so the circle sits at 0.85 with a band.
+    assert location.ring_m == pytest.approx(0.85 * 28000, abs=100)
+    band = location.precision_m - location.ring_m
+    assert band == pytest.approx(0.15 * 28000 + places["Bambari"].precision_m, abs=100)
+    assert loc(parser, "à 28 km de Bambari sur l'axe Ippy").ring_m is None  # the road gives a direction: a point
+
+
 def test_near_widens_the_radius(parser):
     location = loc(parser, "hommes armés près de Sibut")
     assert location.method == "relative" and location.place == "Sibut" and location.precision_m >= 7000
@@ -106,6 +115,26 @@ def test_falls_back_to_the_reporters_home(parser):
     location = loc(parser, "des hommes armés sont là", home=(6.0, 20.0), home_place="Kodro ti mbi")
     assert (location.method, location.lat, location.lon, location.place) == ("reporter_home", 6.0, 20.0, "Kodro ti mbi")
     assert location.precision_m >= 10000
+
+
+def test_saying_it_is_at_home_narrows_the_home_fallback(parser):
+    for text in ("des hommes armés dans notre village", "Seleka a fa azo na kodoro ti e", "armed men in our village"):
+        location = loc(parser, text, home=(6.0, 20.0))
+        assert (location.method, location.precision_m) == ("reporter_home", 3000.0), text
+
+
+def test_a_capitalised_short_word_one_typo_from_a_name_is_that_place(parser):
+    for text in ("À Taey des villageois tués", "Babomi bato na Tley lelo", "À Taely des villageois tués"):
+        assert loc(parser, text).place == "Taley", text
+    assert loc(parser, "taey tout va bien").method == "unlocated"  # lower case: a word, not a name
+
+
+def test_a_misspelling_close_to_two_names_keeps_both(parser, places):
+    # "Boguial" is one letter from Boguia and two swapped from Boguila, 150 km apart: the radius must say so.
+    location = loc(parser, "Azo ti bira a fa azo 1 na Boguial")
+    assert location.place in ("Boguia", "Boguila")
+    a, b = places["Boguia"], places["Boguila"]
+    assert location.precision_m >= haversine_m(a.lat, a.lon, b.lat, b.lon)
 
 
 def test_unlocated_when_nothing_fits(parser):

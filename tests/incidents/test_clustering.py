@@ -63,9 +63,74 @@ def test_presence_has_a_longer_window_than_an_attack():
     assert clustering.choose_incident(report("attack_civilians", at=later), [incident()]) is None
 
 
-def test_an_incident_stops_growing_a_day_after_its_first_report():
+def test_an_incident_stops_growing_18_hours_after_its_first_report():
     long_running = IncidentFacts(
-        1, "K-1001", "attack_civilians", BRIA[0], BRIA[1], 3000.0, T0, T0 + timedelta(hours=20)
+        1, "K-1001", "attack_civilians", BRIA[0], BRIA[1], 3000.0, T0, T0 + timedelta(hours=14)
     )
-    assert clustering.choose_incident(report(at=T0 + timedelta(hours=23)), [long_running]) is not None
-    assert clustering.choose_incident(report(at=T0 + timedelta(hours=25)), [long_running]) is None
+    assert clustering.choose_incident(report(at=T0 + timedelta(hours=17)), [long_running]) is not None
+    assert clustering.choose_incident(report(at=T0 + timedelta(hours=19)), [long_running]) is None
+
+
+BAMBARI = (5.76795, 20.67565)
+
+
+def ring(km, dead=None, at=T0, category="attack_civilians", centre=BAMBARI):
+    """A "N km from Bambari" report as the locator gives it: a circle at 0.85 N with a band of 0.15 N + 3 km."""
+    radius = 850.0 * km
+    return ReportFacts(category, centre[0], centre[1], radius + 150.0 * km + 3000, at, (), radius, dead)
+
+
+def point(lat, lon, dead_range=None, id_=1, ref="K-1001", at=T0, category="attack_civilians", precision=2000.0):
+    return IncidentFacts(id_, ref, category, lat, lon, precision, at, at, None, dead_range)
+
+
+def north_of_bambari(km):
+    return BAMBARI[0] + km / 111.2, BAMBARI[1]
+
+
+def test_a_ring_joins_an_incident_on_its_circle_when_the_tolls_match():
+    on_circle = point(*north_of_bambari(24), dead_range=(5, 6))
+    assert clustering.choose_incident(ring(28, dead=5), [on_circle]) is on_circle
+    assert clustering.choose_incident(ring(28, dead=30), [on_circle]) is None  # another event's toll
+    centre = point(*BAMBARI, dead_range=(5, 6))
+    assert clustering.choose_incident(ring(28, dead=5), [centre]) is None  # Bambari itself is not 28 km away
+
+
+def test_a_ring_with_no_toll_joins_only_the_one_incident_inside_its_circle():
+    on_circle = point(*north_of_bambari(24))
+    assert clustering.choose_incident(ring(28), [on_circle]) is on_circle
+    other = point(BAMBARI[0] - 0.1, BAMBARI[1], id_=2, ref="K-1002")  # 11 km south, also inside the circle
+    assert clustering.choose_incident(ring(28), [on_circle, other]) is None
+
+
+def test_a_common_toll_is_no_evidence_for_a_ring():
+    on_circle, other = point(*north_of_bambari(24), dead_range=(1, 1)), point(*BAMBARI, id_=2, ref="K-1002")
+    assert clustering.choose_incident(ring(28, dead=1), [on_circle, other]) is None
+
+
+def test_rings_join_when_they_circle_one_town_not_when_they_cross():
+    same_town = IncidentFacts(1, "K-1001", "attack_civilians", *BAMBARI, 28_900.0, T0, T0, 23_800.0)
+    assert clustering.choose_incident(ring(27), [same_town]) is same_town
+    elsewhere = (BAMBARI[0] + 0.3, BAMBARI[1])  # 33 km north: the two circles cross
+    assert clustering.choose_incident(ring(27, centre=elsewhere), [same_town]) is None
+
+
+def test_weakly_placed_reports_need_the_same_category_and_a_shorter_window():
+    on_circle = point(*north_of_bambari(24))
+    assert clustering.choose_incident(ring(28, category="armed_clash"), [on_circle]) is None
+    assert clustering.choose_incident(ring(28, at=T0 + timedelta(hours=5)), [on_circle]) is on_circle
+    assert clustering.choose_incident(ring(28, at=T0 + timedelta(hours=7)), [on_circle]) is None  # 12 h halved
+
+
+def test_reports_naming_the_same_wide_area_join_each_other():
+    area = IncidentFacts(1, "K-1001", "attack_civilians", *BAMBARI, 54_000.0, T0, T0)
+    same = ReportFacts("attack_civilians", *BAMBARI, 54_000.0, T0 + timedelta(hours=1))
+    assert clustering.choose_incident(same, [area]) is area
+    inside = ReportFacts("attack_civilians", BAMBARI[0] + 0.05, BAMBARI[1], 2000.0, T0 + timedelta(hours=1))
+    assert clustering.choose_incident(inside, [area]) is None  # "somewhere in the district" is not this village
+
+
+def test_tolls_disagree_only_when_far_apart():
+    assert clustering.tolls_disagree(4, (20, 21)) and clustering.tolls_disagree(119, (1, 1))
+    assert not clustering.tolls_disagree(4, (4, 20)) and not clustering.tolls_disagree(8, (3, 3))
+    assert not clustering.tolls_disagree(None, (1, 1)) and not clustering.tolls_disagree(3, None)

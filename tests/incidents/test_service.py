@@ -117,7 +117,8 @@ def test_merge_split_and_reject_are_recorded(gateway, factory, vault):
             select(IncidentEvent.kind).where(IncidentEvent.incident_id == a.id).order_by(IncidentEvent.id)
         ).all()
         actors = set(session.scalars(select(IncidentEvent.actor).where(IncidentEvent.kind != "created")))
-    assert kinds == ["created", "merged", "split"]
+    operators = ("created", "merged", "split", "report_rejected")
+    assert [k for k in kinds if k in operators] == ["created", "merged", "split"]
     assert "op.amina" in actors
 
 
@@ -127,8 +128,8 @@ def test_operator_actions_refuse_what_makes_no_sense(gateway, factory, vault):
     [incident] = incidents(factory)
     with transaction(factory) as session, pytest.raises(service.IncidentError, match="no incident"):
         service.set_status(session=session, ref="K-0000", status="resolved", actor="op")
+    assert incident.status == "escalated"  # the pipeline started its escalation
     with transaction(factory) as session:
-        service.set_status(session=session, ref=incident.ref, status="escalated", actor="system")
         service.set_status(session=session, ref=incident.ref, status="acknowledged", actor="Base Bria")
         service.set_status(session=session, ref=incident.ref, status="resolved", actor="op")
     with transaction(factory) as session, pytest.raises(service.IncidentError, match="cannot become"):
@@ -143,12 +144,13 @@ def test_feed_events_arrive_after_commit_and_never_for_a_rollback(gateway, facto
     try:
         send(gateway, "attaque a Bambari")
         work(factory, vault)
-        assert [e.kind for e in received] == ["incident.created"]
+        published = [e.kind for e in received]
+        assert published[0] == "incident.created" and "incident.escalation_started" in published
         [incident] = incidents(factory)
         with pytest.raises(RuntimeError), transaction(factory) as session:
-            service.set_status(session=session, ref=incident.ref, status="escalated", actor="op")
+            service.set_status(session=session, ref=incident.ref, status="acknowledged", actor="op")
             raise RuntimeError("operator's browser went away")
-        assert [e.kind for e in received] == ["incident.created"]
+        assert [e.kind for e in received] == published
     finally:
         unsubscribe()
 
@@ -172,3 +174,31 @@ def test_concurrent_workers_make_one_incident_per_event(gateway, factory, vault,
     assert incident.report_count == 12
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(Report).where(Report.incident_id.is_(None))) == 0
+
+
+def test_a_ring_report_locates_its_incident_until_a_place_is_named(gateway, factory, vault):
+    send(gateway, "A 28 km de Bambari des hommes armés attaquent, 4 morts", "+23675000001")
+    work(factory, vault)
+    [incident] = incidents(factory)
+    assert incident.place == "Bambari" and incident.ring_m == pytest.approx(23_800)
+    send(gateway, "Attaque à Awatche, 4 morts", "+23675000002")  # Awatche lies 24 km from Bambari
+    work(factory, vault)
+    [incident] = incidents(factory)
+    assert (incident.report_count, incident.place, incident.ring_m) == (2, "Awatche", None)
+    assert (incident.dead_min, incident.dead_max) == (4, 4)
+
+
+def test_a_well_placed_report_takes_out_ring_reports_whose_toll_it_contradicts(gateway, factory, vault):
+    send(gateway, "Attaque à Awatche, 5 morts", "+23675000001")
+    send(gateway, "A 28 km de Bambari des hommes armés attaquent, 4 morts", "+23675000002")
+    work(factory, vault)
+    [incident] = incidents(factory)
+    assert incident.report_count == 2  # the circle passes Awatche and the tolls agree
+    send(gateway, "Attaque à Awatche, 21 morts", "+23675000003")
+    work(factory, vault)
+    kept, ejected = incidents(factory)
+    assert (kept.report_count, kept.dead_min, kept.dead_max) == (2, 5, 21)
+    assert (ejected.report_count, ejected.ring_m) == (1, pytest.approx(23_800))
+    with factory() as session:
+        kinds = session.scalars(select(IncidentEvent.kind).where(IncidentEvent.incident_id == kept.id)).all()
+    assert "split" in kinds

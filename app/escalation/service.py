@@ -1,0 +1,274 @@
+"""Escalation: rank units for an incident, notify level by level, and stop when someone acknowledges."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.escalation.models import Escalation, Timer
+from app.escalation.policy import Level, Policy, load_policy
+from app.feedback.receipts import update_text
+from app.incidents import service as incidents
+from app.incidents.models import Incident, Report
+from app.notify import service as outbox
+from app.reporters.models import Reporter
+from app.routing import service as routing
+from app.routing.ranking import RankingParams
+from app.units import service as units
+from app.units.models import Unit, UnitKind, UnitStatus
+
+logger = logging.getLogger(__name__)
+
+MESSAGES_FILE = Path(__file__).with_name("messages.json")
+# Units that go to an incident; HQs and the JOC are told at their own levels.
+RESPONDERS = (UnitKind.company_base, UnitKind.temporary_base, UnitKind.patrol, UnitKind.police)
+TIMEOUT = "escalation_timeout"
+ALERT_PURPOSES = ("alert",)
+STOPPED = frozenset({"acknowledged", "resolved", "stood_down"})
+RANKING_KEPT = 10
+
+
+@dataclass(frozen=True)
+class EscalationConfig:
+    """What escalation needs from Settings."""
+
+    policy: Policy
+    language: str = "fr"
+    alert_sms_validity_s: int = 600
+    detour_factor: float = 1.4
+
+
+def start(
+    *, session: Session, incident: Incident, config: EscalationConfig, priority: str, now: datetime
+) -> Escalation:
+    """Rank units and notify the first level; an incident already escalating is returned as it is."""
+    existing = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id))
+    if existing is not None:
+        return existing
+    escalation = Escalation(
+        incident_id=incident.id, priority=priority, state="active", level=0, round=0, started_at=now, updated_at=now,
+        ranking=_ranking(session, incident, config), notified_unit_ids=[], current_unit_ids=[],
+    )  # fmt: skip
+    session.add(escalation)
+    session.flush()
+    if incident.status == "open":
+        incidents.set_status(session=session, ref=incident.ref, status="escalated", actor=incidents.SYSTEM)
+    top = [{"unit": r["name"], "why": r["explanation"]} for r in escalation.ranking[:3]]
+    incidents.record(session=session, incident=incident, kind="escalation_started", actor=incidents.SYSTEM,
+                     data={"priority": priority, "ranking": top})  # fmt: skip
+    notify_level(session=session, escalation=escalation, incident=incident, config=config, now=now)
+    return escalation
+
+
+def _ranking(session: Session, incident: Incident, config: EscalationConfig) -> list[dict[str, Any]]:
+    """Responders by ETA to the incident, with their explanations (none when the incident has no place)."""
+    if incident.lat is None or incident.lon is None:
+        return []
+    params = RankingParams(detour_factor=config.detour_factor)
+    ranked = routing.rank_for(session=session, lat=incident.lat, lon=incident.lon, kinds=list(RESPONDERS),
+                              params=params)  # fmt: skip
+    return [
+        {"unit_id": r.unit_id, "name": r.name, "eta_s": r.eta_s, "distance_m": r.distance_m, "method": r.method,
+         "explanation": r.explanation, "route": list(r.route), "closed_avoided": list(r.closed_avoided)}
+        for r in ranked[:RANKING_KEPT]
+    ]  # fmt: skip
+
+
+def notify_level(*, session: Session, escalation: Escalation, incident: Incident, config: EscalationConfig,
+                 now: datetime) -> None:  # fmt: skip
+    """Queue the current level's messages and arm its acknowledgement deadline."""
+    level = config.policy.level(escalation.priority, escalation.level)
+    targets = _targets(session, escalation, level)
+    escalation.current_unit_ids = [u.id for u in targets]
+    escalation.notified_unit_ids = sorted(set(escalation.notified_unit_ids) | {u.id for u in targets})
+    escalation.updated_at = now
+    queued = _queue_alerts(session, escalation, incident, level, targets, config, now)
+    # Nobody to tell at this level (no unit left, no contact): move on at once rather than wait for nothing.
+    timeout = timedelta(seconds=level.ack_timeout_s if queued else 0)
+    arm(session=session, escalation=escalation, due_at=now + timeout)
+    incidents.record(
+        session=session, incident=incident, kind="notified", actor=incidents.SYSTEM,
+        data={"level": level.name, "round": escalation.round, "units": [u.name for u in targets], "messages": queued,
+              "channels": list(level.channels)},
+    )  # fmt: skip
+
+
+def _targets(session: Session, escalation: Escalation, level: Level) -> list[Unit]:
+    """The units this level names: the next ranked responders, the sector HQ, or the JOC."""
+    if level.target == "ranked":
+        repeat = escalation.round > 0
+        order = [r["unit_id"] for r in escalation.ranking]
+        chosen = escalation.current_unit_ids if repeat else [i for i in order if i not in escalation.notified_unit_ids]
+        ids = chosen[: level.count] if not repeat else chosen
+        found = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(ids)))}
+        return [found[i] for i in ids if i in found]
+    query = select(Unit).where(Unit.status != UnitStatus.offline)
+    if level.target == "joc":
+        return list(session.scalars(query.where(Unit.kind == UnitKind.joc).order_by(Unit.id)))
+    sector = _sector(session, escalation)
+    hqs = list(session.scalars(query.where(Unit.kind == UnitKind.sector_hq).order_by(Unit.id)))
+    return [u for u in hqs if u.sector == sector] or hqs[:1]
+
+
+def _sector(session: Session, escalation: Escalation) -> str | None:
+    """The sector of the best-ranked unit: the incident is in its area."""
+    if not escalation.ranking:
+        return None
+    best = session.get(Unit, escalation.ranking[0]["unit_id"])
+    return best.sector if best else None
+
+
+def _queue_alerts(session: Session, escalation: Escalation, incident: Incident, level: Level, targets: list[Unit],
+                  config: EscalationConfig, now: datetime) -> int:  # fmt: skip
+    etas = {r["unit_id"]: r["eta_s"] for r in escalation.ranking}
+    queued = 0
+    for contact in units.contacts(session=session, unit_ids=[u.id for u in targets], channels=level.channels):
+        text = alert_text(incident, escalation.priority, etas.get(contact.unit_id), config.language)
+        queued += outbox.enqueue(
+            session=session, key=f"alert:{incident.ref}:{escalation.level}:{escalation.round}:{contact.id}",
+            purpose="alert", channel=contact.channel, masked=contact.address_masked, text=text, now=now,
+            contact_id=contact.id, incident_id=incident.id, unit_id=contact.unit_id,
+            validity_s=config.alert_sms_validity_s if contact.channel == "sms" else None,
+        )  # fmt: skip
+    return queued
+
+
+def alert_text(incident: Incident, priority: str, eta_s: float | None, language: str) -> str:
+    """The alert a unit reads: what, where, how sure, its own ETA, and how to acknowledge."""
+    words = _messages().get(language) or _messages()["en"]
+    eta = _duration(eta_s) if eta_s is not None else words["no_eta"]
+    return words["alert"].format(
+        priority=priority, ref=incident.ref, category=incident.category.replace("_", " "), severity=incident.severity,
+        place=incident.place or words["unknown_place"], witnesses=incident.reporter_count,
+        verification=words["verification"].get(incident.verification, incident.verification), eta=eta,
+    )  # fmt: skip
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d}" if minutes >= 60 else f"{minutes} min"
+
+
+@lru_cache
+def _messages() -> dict[str, Any]:
+    data = json.loads(MESSAGES_FILE.read_text(encoding="utf-8"))
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def arm(*, session: Session, escalation: Escalation, due_at: datetime) -> None:
+    """Arm the deadline of the escalation's current level and round (arming it twice is a no-op)."""
+    key = f"escalation:{escalation.id}:level:{escalation.level}:round:{escalation.round}"
+    if session.scalar(select(Timer.id).where(Timer.key == key)) is None:
+        session.add(Timer(key=key, kind=TIMEOUT, subject_id=escalation.id, due_at=due_at))
+        session.flush()
+
+
+def claim_due_timers(*, session: Session, now: datetime, limit: int) -> list[Timer]:
+    """Lock due timers (skipping those another worker holds) and mark them fired: each fires once."""
+    query = (
+        select(Timer)
+        .where(Timer.fired_at.is_(None), Timer.canceled_at.is_(None), Timer.due_at <= now)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    timers = list(session.scalars(query))
+    for timer in timers:
+        timer.fired_at = now
+    return timers
+
+
+def on_timeout(*, session: Session, timer: Timer, config: EscalationConfig, now: datetime) -> None:
+    """Nobody acknowledged in time: repeat the level or move up the policy."""
+    escalation = session.get(Escalation, timer.subject_id, with_for_update=True)
+    if escalation is None or escalation.state != "active" or timer.key != _current_key(escalation):
+        return  # acknowledged meanwhile, or a stale deadline
+    incident = session.get(Incident, escalation.incident_id)
+    assert incident is not None
+    if incident.status in incidents.CLOSED or incident.status == "acknowledged":
+        # Resolved, merged away, a false alarm, or acknowledged from the dashboard: nobody needs waking.
+        escalation.state, escalation.updated_at = (
+            ("acknowledged" if incident.status == "acknowledged" else "resolved"),
+            now,
+        )
+        stop(session=session, escalation=escalation, now=now)
+        return
+    step = config.policy.next_step(escalation.priority, escalation.level, escalation.round)
+    escalation.level, escalation.round = step
+    notify_level(session=session, escalation=escalation, incident=incident, config=config, now=now)
+
+
+def _current_key(escalation: Escalation) -> str:
+    return f"escalation:{escalation.id}:level:{escalation.level}:round:{escalation.round}"
+
+
+def acknowledge(
+    *, session: Session, incident: Incident, actor: str, via: str, unit: Unit | None, now: datetime
+) -> bool:
+    """Someone took it: stop notifying, mark the incident acknowledged, tell the reporters. False if already done."""
+    escalation = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id).with_for_update())
+    if escalation is not None and escalation.state in STOPPED:
+        return False
+    if escalation is not None:
+        escalation.state, escalation.acknowledged_at, escalation.updated_at = "acknowledged", now, now
+        escalation.acknowledged_by, escalation.acknowledged_unit_id = actor, unit.id if unit else None
+        stop(session=session, escalation=escalation, now=now)
+    if incident.status in ("open", "escalated"):
+        incidents.set_status(session=session, ref=incident.ref, status="acknowledged", actor=actor,
+                             note=f"via {via}" + (f" by {unit.name}" if unit else ""))  # fmt: skip
+    tell_reporters(session=session, incident=incident, event="acknowledged", now=now)
+    return True
+
+
+def stop(*, session: Session, escalation: Escalation, now: datetime) -> None:
+    """Cancel the escalation's armed deadlines and its alerts not yet sent."""
+    session.execute(
+        update(Timer)
+        .where(Timer.subject_id == escalation.id, Timer.kind == TIMEOUT, Timer.fired_at.is_(None))
+        .values(canceled_at=now)
+    )
+    outbox.cancel_pending(session=session, incident_id=escalation.incident_id, purposes=ALERT_PURPOSES)
+
+
+def close(*, session: Session, incident: Incident, state: str, now: datetime) -> None:
+    """The incident is resolved (or stood down): its escalation stops for good."""
+    escalation = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id).with_for_update())
+    if escalation is not None and escalation.state not in ("resolved", "stood_down"):
+        escalation.state, escalation.updated_at = state, now
+        stop(session=session, escalation=escalation, now=now)
+
+
+def tell_reporters(*, session: Session, incident: Incident, event: str, now: datetime) -> int:
+    """Queue one neutral update per reporter of the incident, in their language, naming their own receipt ref."""
+    rows = session.execute(
+        select(Report.reporter_id, Report.receipt_ref, Reporter.language)
+        .join(Reporter, Reporter.id == Report.reporter_id)
+        .where(Report.incident_id == incident.id, Report.rejected_at.is_(None), Reporter.phone_encrypted.is_not(None))
+        .order_by(Report.received_at)
+    ).all()
+    queued, seen = 0, set()
+    for reporter_id, receipt_ref, language in rows:
+        if reporter_id in seen:
+            continue
+        seen.add(reporter_id)
+        reporter = session.get(Reporter, reporter_id)
+        queued += outbox.enqueue(
+            session=session, key=f"update:{incident.ref}:{event}:{reporter_id}", purpose="reporter_update",
+            channel="sms", masked=(reporter.phone_masked if reporter else None) or "••••",
+            text=update_text(event, receipt_ref, language), now=now, reporter_id=reporter_id, incident_id=incident.id,
+        )  # fmt: skip
+    return queued
+
+
+@lru_cache
+def default_policy(path: str | None) -> Policy:
+    """The policy file named in settings, or the bundled one; read once."""
+    return load_policy(Path(path) if path else None)

@@ -1,0 +1,113 @@
+"""Worker task: send due outbox rows exactly once. Claim and mark in one transaction, send, record in another."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.clock import utcnow
+from app.core.db import transaction
+from app.notify import service, twiml
+from app.notify.models import Notification
+from app.notify.ports import OutboundMessage, SendResult
+from app.notify.registry import Channels
+from app.reporters.models import Reporter
+from app.security.crypto import Vault
+from app.units.models import UnitContact
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    """What sending needs from Settings."""
+
+    public_base_url: str | None
+    retry_seconds: list[int]
+    max_attempts: int
+    voice_language: str = "fr"
+
+
+def send_due(
+    *, factory: sessionmaker[Session], vault: Vault, channels: Channels, config: SendSettings, batch_size: int = 20,
+    clock: Callable[[], datetime] = utcnow,
+) -> int:  # fmt: skip
+    """Send one batch; returns how many rows were attempted."""
+    with transaction(factory) as session:
+        service.release_stale(session=session, now=clock())
+        rows = service.claim_due(session=session, now=clock(), limit=batch_size)
+        messages = {row.id: _message(session, vault, row, config) for row in rows}
+    # Outside any transaction: a slow provider must not hold locks. A crash here leaves rows "sending", never re-sent.
+    results = {
+        row_id: message if isinstance(message, SendResult) else channels.send(message)
+        for row_id, message in messages.items()
+    }
+    with transaction(factory) as session:
+        for row_id, result in results.items():
+            row = session.get(Notification, row_id)
+            assert row is not None
+            service.record_result(
+                row, result, now=clock(), retry_seconds=config.retry_seconds, max_attempts=config.max_attempts
+            )
+            _log(row, result)
+    return len(results)
+
+
+def _message(session: Session, vault: Vault, row: Notification, config: SendSettings) -> OutboundMessage | SendResult:
+    """What to hand the channel, or why nothing can be sent (the contact or the number is gone)."""
+    address, secret = _address(session, vault, row)
+    if address is None:
+        return SendResult.rejected("no_address", "the contact or the reporter's number no longer exists")
+    if secret is not None:
+        _webhook_secrets[address] = secret
+    voice = None
+    if row.channel == "voice":
+        voice = twiml.acknowledge_prompt(row.text, _url(config, "/twilio/voice/gather") or "", config.voice_language)
+    return OutboundMessage(
+        idempotency_key=row.key, kind=row.channel, to=address, text=row.text, twiml=voice,  # type: ignore[arg-type]
+        status_callback=_url(config, "/twilio/status") if row.channel in ("sms", "voice") else None,
+        validity_period_s=row.validity_s,
+        payload={"key": row.key, "purpose": row.purpose, "text": row.text} if row.channel == "webhook" else None,
+    )  # fmt: skip
+
+
+def _address(session: Session, vault: Vault, row: Notification) -> tuple[str | None, str | None]:
+    """The decrypted address (and webhook secret) of the row's unit contact or reporter."""
+    if row.contact_id is not None:
+        contact = session.get(UnitContact, row.contact_id)
+        if contact is None:
+            return None, None
+        secret = vault.decrypt(contact.secret_encrypted) if contact.secret_encrypted else None
+        return vault.decrypt(contact.address_encrypted), secret
+    reporter = session.get(Reporter, row.reporter_id) if row.reporter_id is not None else None
+    if reporter is None or not reporter.phone_encrypted:
+        return None, None
+    return vault.decrypt(reporter.phone_encrypted), None
+
+
+def _url(config: SendSettings, path: str) -> str | None:
+    return f"{config.public_base_url.rstrip('/')}{path}" if config.public_base_url else None
+
+
+# Webhook secrets are per unit; the channel asks for the one of the URL it is posting to.
+_webhook_secrets: dict[str, str] = {}
+
+
+def webhook_secret_for(url: str) -> str | None:
+    """The signing secret of the unit webhook at this URL (the channel's secret lookup)."""
+    return _webhook_secrets.get(url)
+
+
+def _log(row: Notification, result: SendResult) -> None:
+    # Masked address and ids only: never the number or the text.
+    if result.accepted:
+        logger.info("notification %s (%s %s to %s) accepted", row.id, row.purpose, row.channel, row.address_masked)
+    else:
+        logger.warning(
+            "notification %s (%s %s to %s) %s: %s %s", row.id, row.purpose, row.channel, row.address_masked,
+            row.state, result.error_code, result.error_detail,
+        )  # fmt: skip

@@ -1,0 +1,107 @@
+"""Routing on the stored road network: import, closures, and ranking units for an incident."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.core.clock import utcnow
+from app.routing.graph import RoadGraph
+from app.routing.models import RoadClosure, RoadSegmentRow
+from app.routing.ranking import DEFAULT_PARAMS, RankingParams, UnitRanking, rank_units
+from app.routing.roads import RoadImport, RoadSegment, load_roads
+from app.units import service as units
+
+
+class RoutingError(ValueError):
+    """A routing request that cannot be done (an unknown segment, say); the message says why."""
+
+
+class GraphCache:
+    """One road graph per process, rebuilt only when the stored network changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: tuple | None = None
+        self._graph: RoadGraph | None = None
+
+    def get(self, session: Session) -> RoadGraph | None:
+        """The graph of the stored network, or None when no network is loaded."""
+        stamp = select(func.count(RoadSegmentRow.id), func.max(RoadSegmentRow.imported_at))
+        version = tuple(session.execute(stamp).one())
+        with self._lock:
+            if version != self._version:
+                rows = session.scalars(select(RoadSegmentRow).order_by(RoadSegmentRow.id)).all()
+                segments = [RoadSegment(r.key, r.name, r.road_class, r.speed_kmh, tuple(map(tuple, r.coords)))
+                            for r in rows]  # fmt: skip
+                self._graph = RoadGraph.build(segments) if segments else None
+                self._version = version
+            return self._graph
+
+    def clear(self) -> None:
+        """Forget the graph (tests, and after a purge)."""
+        with self._lock:
+            self._version, self._graph = None, None
+
+
+graphs = GraphCache()
+
+
+def import_roads(*, session: Session, raw: bytes | str) -> RoadImport:
+    """Replace the stored network with a GeoJSON file's lines; RoadImportError names a bad feature."""
+    parsed = load_roads(raw)
+    session.execute(delete(RoadSegmentRow))
+    now, parts = utcnow(), {}
+    for segment in parsed.segments:
+        parts[segment.key] = parts.get(segment.key, -1) + 1
+        session.add(RoadSegmentRow(
+            key=segment.key, part=parts[segment.key], name=segment.name, road_class=segment.road_class,
+            speed_kmh=segment.speed_kmh, coords=[list(c) for c in segment.coords], imported_at=now,
+        ))  # fmt: skip
+    session.flush()
+    return parsed
+
+
+def close_segment(
+    *, session: Session, key: str, reason: str, actor: str, expires_at: datetime | None = None
+) -> RoadClosure:
+    """Close a road segment (every part of it) until reopened or until it expires."""
+    if not session.scalar(select(func.count()).where(RoadSegmentRow.key == key)):
+        raise RoutingError(f"no road segment {key!r}")
+    closure = RoadClosure(
+        segment_key=key, reason=reason[:200], closed_at=utcnow(), closed_by=actor, expires_at=expires_at
+    )
+    session.add(closure)
+    session.flush()
+    return closure
+
+
+def reopen_segment(*, session: Session, key: str, actor: str) -> int:
+    """Reopen a segment; returns how many closures ended."""
+    still_closed = RoadClosure.segment_key == key, RoadClosure.reopened_at.is_(None)
+    open_ones = session.scalars(select(RoadClosure).where(*still_closed))
+    count = 0
+    for closure in open_ones:
+        closure.reopened_at, closure.reopened_by, count = utcnow(), actor, count + 1
+    return count
+
+
+def closed_keys(*, session: Session, now: datetime | None = None) -> frozenset[str]:
+    """Segments closed now: not reopened and not expired."""
+    now = now or utcnow()
+    query = select(RoadClosure.segment_key).where(
+        RoadClosure.reopened_at.is_(None), or_(RoadClosure.expires_at.is_(None), RoadClosure.expires_at > now)
+    )
+    return frozenset(session.scalars(query))
+
+
+def rank_for(
+    *, session: Session, lat: float, lon: float, kinds: list[str] | None = None, params: RankingParams = DEFAULT_PARAMS
+) -> list[UnitRanking]:
+    """Available units of these kinds ranked by ETA to (lat, lon), over the stored network and its closures."""
+    graph = graphs.get(session)
+    closed = closed_keys(session=session) if graph is not None else frozenset()
+    return rank_units(lat, lon, units.candidates(session=session, kinds=kinds), graph, closed, params)

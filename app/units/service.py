@@ -1,0 +1,122 @@
+"""Units: import, contacts, position updates, and the candidates routing ranks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from app.core.clock import utcnow
+from app.geo.importers import ImportReport, RowError, iter_csv_rows
+from app.reporters import service as reporter_service
+from app.reporters.phones import mask
+from app.routing.ranking import UnitCandidate
+from app.security.crypto import Vault
+from app.units.importers import UnitRowError, parse_unit_row
+from app.units.models import Unit, UnitContact
+
+
+def import_units_csv(
+    *, session: Session, vault: Vault, path: Path, default_region: str, progress: Callable[[], None] = lambda: None
+) -> ImportReport:
+    """Create or update units by name from a CSV; a row's contacts replace the unit's; bad lines are reported."""
+    report = ImportReport()
+    for line, row in iter_csv_rows(path):
+        progress()
+        try:
+            if None in row:
+                raise RowError("more fields than the header")
+            parsed = parse_unit_row(row, default_region)
+        except (RowError, UnitRowError) as exc:
+            report.reject(line, exc)
+            continue
+        unit = session.scalar(select(Unit).where(Unit.name == parsed.values["name"]))
+        existed = unit is not None
+        unit = save_unit(session=session, unit=unit, values=parsed.values)
+        set_contacts(session=session, vault=vault, unit=unit, contacts=parsed.contacts)
+        report.already_present += existed
+        report.imported += not existed
+    return report
+
+
+def save_unit(*, session: Session, unit: Unit | None, values: dict) -> Unit:
+    """Create a unit or update one in place."""
+    now = utcnow()
+    if unit is None:
+        unit = Unit(created_at=now, position_at=now, **values)
+        session.add(unit)
+    else:
+        moved = (unit.lat, unit.lon) != (values["lat"], values["lon"])
+        for key, value in values.items():
+            setattr(unit, key, value)
+        unit.position_at = now if moved else unit.position_at
+    unit.updated_at = now
+    session.flush()
+    return unit
+
+
+def set_contacts(
+    *, session: Session, vault: Vault, unit: Unit, contacts: Iterable[tuple[str, str, str | None]]
+) -> None:
+    """Replace a unit's contacts; numbers are stored encrypted with a lookup hash, webhook secrets encrypted."""
+    session.execute(delete(UnitContact).where(UnitContact.unit_id == unit.id))
+    for channel, address, secret in contacts:
+        is_phone = channel in ("sms", "voice")
+        session.add(
+            UnitContact(
+                unit_id=unit.id, channel=channel, address_encrypted=vault.encrypt(address),
+                address_masked=mask(address) if is_phone else _masked_url(address),
+                lookup_hash=reporter_service.phone_identity(vault, address) if is_phone else None,
+                secret_encrypted=vault.encrypt(secret) if secret else None, details={},
+            )
+        )  # fmt: skip
+    session.flush()
+
+
+def _masked_url(url: str) -> str:
+    """The scheme and host only: paths and queries can carry tokens."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}/…"
+
+
+def unit_by_phone(*, session: Session, vault: Vault, phone: str) -> Unit | None:
+    """The unit one of whose SMS or voice numbers this is."""
+    digest = reporter_service.phone_identity(vault, phone)
+    return session.scalar(
+        select(Unit).join(UnitContact, UnitContact.unit_id == Unit.id).where(UnitContact.lookup_hash == digest).limit(1)
+    )
+
+
+def unit_by_identity(*, session: Session, identity_hash: str) -> Unit | None:
+    """The unit whose number hashes to this reporter identity (a unit texting ACK or POS is also a sender)."""
+    return session.scalar(
+        select(Unit)
+        .join(UnitContact, UnitContact.unit_id == Unit.id)
+        .where(UnitContact.lookup_hash == identity_hash)
+        .limit(1)
+    )
+
+
+def update_position(*, session: Session, unit: Unit, lat: float, lon: float, place: str | None = None) -> None:
+    """Move a unit (a patrol reporting POS, or an operator)."""
+    unit.lat, unit.lon, unit.place = lat, lon, place or unit.place
+    unit.position_at = unit.updated_at = utcnow()
+
+
+def candidates(*, session: Session, kinds: Iterable[str] | None = None) -> list[UnitCandidate]:
+    """Every unit as routing sees it (ranking itself keeps only the available ones)."""
+    query = select(Unit)
+    if kinds is not None:
+        query = query.where(Unit.kind.in_(list(kinds)))
+    return [
+        UnitCandidate(u.id, u.name, u.lat, u.lon, u.mobility, u.speed_kmh, u.status)  # type: ignore[arg-type]
+        for u in session.scalars(query.order_by(Unit.id))
+    ]
+
+
+def contacts(*, session: Session, unit_ids: Iterable[int], channels: Iterable[str]) -> list[UnitContact]:
+    """The units' contacts on these channels, in a stable order."""
+    query = select(UnitContact).where(UnitContact.unit_id.in_(list(unit_ids)), UnitContact.channel.in_(list(channels)))
+    return list(session.scalars(query.order_by(UnitContact.unit_id, UnitContact.id)))
