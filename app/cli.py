@@ -277,15 +277,29 @@ def demo(
     port: Annotated[int, typer.Option()] = 8000,
     samples: Annotated[bool, typer.Option(help="Send the demo alerts once the server is up")] = True,
 ) -> None:
-    """Run the embedded default: migrate, load the demo region, serve, and send a few demo alerts."""
+    """Run the embedded default: migrate, load the demo region and deployment, serve, and send a few demo alerts."""
     from app.geo.importers import import_places_csv
+    from app.protection.service import import_protection
+    from app.routing.service import import_roads
+    from app.security.crypto import Vault
+    from app.security.keys import load_keys
+    from app.units.service import import_units_csv
 
     settings = get_settings()
     configure_logging(settings.log_level)
     migrations.upgrade(settings.database_url)
+    vault = Vault(load_keys(settings))
     with transaction(make_sessionmaker(make_engine(settings))) as session:
         places = import_places_csv(session=session, path=DEMO_DIR / "car_places.csv", country_code="CF")
-    console.print(f"demo region: Central African Republic, {places.imported + places.already_present} places")
+        units = import_units_csv(session=session, vault=vault, path=DEMO_DIR / "car_units_example.csv",
+                                 default_region=settings.default_region)  # fmt: skip
+        roads = import_roads(session=session, raw=(DEMO_DIR / "car_roads.geojson").read_bytes())
+        zones = import_protection(session=session, raw=(DEMO_DIR / "car_zones.geojson").read_bytes())
+    console.print(
+        f"demo region: Central African Republic, {places.imported + places.already_present} places, "
+        f"{units.imported + units.already_present} units, {len({s.key for s in roads.segments})} road segments, "
+        f"{len(zones.zones)} protection zones; alerts to units go to the console (no Twilio account needed)"
+    )
     base = f"http://{host}:{port}"
     threading.Thread(target=_announce_when_ready, args=(base, samples), daemon=True).start()
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_config=None)

@@ -22,6 +22,9 @@ from app.security.crypto import Vault
 from app.security.keys import load_keys
 from app.understanding.service import MessageParser
 
+# Fixtures of the demo deployment and the fake Twilio (kept apart: they need this module's constants).
+pytest_plugins = ["tests.deployment"]
+
 TWILIO_TOKEN = "test-twilio-auth-token-0123456789"
 SECRET_KEY = "test-master-secret-for-kengele-tests-only"
 TESTS_DIR = Path(__file__).resolve().parent

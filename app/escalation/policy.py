@@ -88,7 +88,7 @@ def _level(raw: Any, where: str) -> Level:
     numbers = {key: raw.get(key, default) for key, default in (("ack_timeout_s", None), ("repeats", 0), ("count", 1))}
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in numbers.values()):
         raise PolicyError(f"{where}: ack_timeout_s, repeats and count must be whole numbers")
-    if numbers["ack_timeout_s"] < 30 or numbers["repeats"] < 0 or numbers["count"] < 1:
-        raise PolicyError(f"{where}: ack_timeout_s must be at least 30 s, repeats >= 0, count >= 1")
+    if numbers["ack_timeout_s"] < 1 or numbers["repeats"] < 0 or numbers["count"] < 1:
+        raise PolicyError(f"{where}: ack_timeout_s must be at least 1 s, repeats >= 0, count >= 1")
     return Level(str(raw.get("name") or target), target, tuple(channels), numbers["ack_timeout_s"],
                  numbers["repeats"], numbers["count"])  # fmt: skip

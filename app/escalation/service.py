@@ -84,21 +84,24 @@ def _ranking(session: Session, incident: Incident, config: EscalationConfig) -> 
 
 def notify_level(*, session: Session, escalation: Escalation, incident: Incident, config: EscalationConfig,
                  now: datetime) -> None:  # fmt: skip
-    """Queue the current level's messages and arm its acknowledgement deadline."""
-    level = config.policy.level(escalation.priority, escalation.level)
-    targets = _targets(session, escalation, level)
-    escalation.current_unit_ids = [u.id for u in targets]
-    escalation.notified_unit_ids = sorted(set(escalation.notified_unit_ids) | {u.id for u in targets})
+    """Queue the current level's messages and arm its deadline; a level with nobody to tell passes at once."""
+    last = len(config.policy.levels[escalation.priority]) - 1
+    while True:
+        level = config.policy.level(escalation.priority, escalation.level)
+        targets = _targets(session, escalation, level)
+        escalation.current_unit_ids = [u.id for u in targets]
+        escalation.notified_unit_ids = sorted(set(escalation.notified_unit_ids) | {u.id for u in targets})
+        queued = _queue_alerts(session, escalation, incident, level, targets, config, now)
+        incidents.record(
+            session=session, incident=incident, kind="notified", actor=incidents.SYSTEM,
+            data={"level": level.name, "round": escalation.round, "units": [u.name for u in targets],
+                  "messages": queued, "channels": list(level.channels)},
+        )  # fmt: skip
+        if queued or escalation.level >= last:
+            break
+        escalation.level, escalation.round = escalation.level + 1, 0
     escalation.updated_at = now
-    queued = _queue_alerts(session, escalation, incident, level, targets, config, now)
-    # Nobody to tell at this level (no unit left, no contact): move on at once rather than wait for nothing.
-    timeout = timedelta(seconds=level.ack_timeout_s if queued else 0)
-    arm(session=session, escalation=escalation, due_at=now + timeout)
-    incidents.record(
-        session=session, incident=incident, kind="notified", actor=incidents.SYSTEM,
-        data={"level": level.name, "round": escalation.round, "units": [u.name for u in targets], "messages": queued,
-              "channels": list(level.channels)},
-    )  # fmt: skip
+    arm(session=session, escalation=escalation, due_at=now + timedelta(seconds=level.ack_timeout_s))
 
 
 def _targets(session: Session, escalation: Escalation, level: Level) -> list[Unit]:
@@ -113,9 +116,9 @@ def _targets(session: Session, escalation: Escalation, level: Level) -> list[Uni
     query = select(Unit).where(Unit.status != UnitStatus.offline)
     if level.target == "joc":
         return list(session.scalars(query.where(Unit.kind == UnitKind.joc).order_by(Unit.id)))
+    # No ranking (the incident has no place): no sector can be meant, and the JOC comes next.
     sector = _sector(session, escalation)
-    hqs = list(session.scalars(query.where(Unit.kind == UnitKind.sector_hq).order_by(Unit.id)))
-    return [u for u in hqs if u.sector == sector] or hqs[:1]
+    return list(session.scalars(query.where(Unit.kind == UnitKind.sector_hq, Unit.sector == sector).order_by(Unit.id)))
 
 
 def _sector(session: Session, escalation: Escalation) -> str | None:
@@ -146,7 +149,8 @@ def alert_text(incident: Incident, priority: str, eta_s: float | None, language:
     words = _messages().get(language) or _messages()["en"]
     eta = _duration(eta_s) if eta_s is not None else words["no_eta"]
     return words["alert"].format(
-        priority=priority, ref=incident.ref, category=incident.category.replace("_", " "), severity=incident.severity,
+        priority=priority, ref=incident.ref, severity=words["severity"].get(incident.severity, incident.severity),
+        category=words["categories"].get(incident.category, incident.category.replace("_", " ")),
         place=incident.place or words["unknown_place"], witnesses=incident.reporter_count,
         verification=words["verification"].get(incident.verification, incident.verification), eta=eta,
     )  # fmt: skip

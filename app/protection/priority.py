@@ -31,6 +31,7 @@ VERIFICATIONS: tuple[str, ...] = ("unverified", "pending", "confirmed", "false")
 # Camps and markets are where one attack harms the most people; schools, clinics and places of worship are kept
 # in the matrix for the map and the report but do not raise priority on their own.
 CROWD_SITES: dict[str, str] = {"idp_camp": "IDP camp", "market": "market"}
+CATEGORY_LABELS = {"attack_civilians": "attack on civilians", "armed_presence": "armed group presence"}
 SITE_NEAR_M = 2_000.0
 CORROBORATING_REPORTERS = 3
 NOT_HELD_BACK = frozenset({"extreme", "severe"})
@@ -93,7 +94,7 @@ def _severity_reason(severity: str, category: str | None) -> str:
     # The category only labels the reason: the severity already reflects what happened.
     if category is None or category == "other":
         return f"{severity} severity"
-    return f"{severity} severity ({category.replace('_', ' ')})"
+    return f"{severity} severity ({CATEGORY_LABELS.get(category, category.replace('_', ' '))})"
 
 
 def _zone(protection: str | None, zone_name: str | None) -> tuple[int, str]:

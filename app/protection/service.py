@@ -14,9 +14,6 @@ from app.protection.models import ProtectionZone, VulnerableSite
 from app.protection.zones import ProtectionImport, ProtectionIndex, Zone, load_protection
 from app.protection.zones import VulnerableSite as Site
 
-# Sites this close count for priority: a camp 2 km from an attack is in its reach.
-SITE_REACH_M = 2_000.0
-
 
 def import_protection(*, session: Session, raw: bytes | str) -> ProtectionImport:
     """Replace the stored zones and sites with a GeoJSON file's; ZoneImportError names a bad feature."""
@@ -70,7 +67,7 @@ def prioritise(*, session: Session, incident: Incident) -> tuple[str, tuple[str,
     if incident.lat is not None and incident.lon is not None:
         index = indexes.get(session)
         zone = index.zone_for(incident.lat, incident.lon, incident.precision_m)
-        sites = index.sites_near(incident.lat, incident.lon, SITE_REACH_M)
+        sites = index.sites_near(incident.lat, incident.lon, priority_rules.SITE_NEAR_M)
     assessed = priority_rules.assess(
         severity=incident.severity, protection=zone.protection if zone else None, zone_name=zone.name if zone else None,
         sites=[(s.kind, d, s.name) for s, d in sites], reporter_count=incident.reporter_count,

@@ -227,10 +227,10 @@ def _radius(where: str, props: dict, kind: str) -> float:
     raw = props.get("radius_m")
     if raw is None:
         return SITE_RADIUS_M.get(kind, DEFAULT_SITE_RADIUS_M)
-    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise ZoneImportError(f"{where}: radius_m must be a number, not {raw!r:.30}")
-    if not 0 < raw <= MAX_SITE_RADIUS_M:
-        raise ZoneImportError(f"{where}: radius_m {raw!r} is outside 0-{MAX_SITE_RADIUS_M:.0f} m")
+    if not 0 < raw <= MAX_SITE_RADIUS_M:  # also rejects NaN, and compares ints too large for a float
+        raise ZoneImportError(f"{where}: radius_m {raw!r:.30} is outside 0-{MAX_SITE_RADIUS_M:.0f} m")
     return float(raw)
 
 

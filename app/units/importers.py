@@ -106,7 +106,10 @@ def parse_contacts(row: dict[str, Any], default_region: str) -> list[tuple[str, 
                 contacts.append((channel, number, None))
     url, secret = (row.get("webhook_url") or "").strip(), (row.get("webhook_secret") or "").strip()
     if url:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # "https://[fd00::1/hook": a broken IPv6 host
+            raise UnitRowError("webhook_url must be an http(s) URL") from None
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise UnitRowError("webhook_url must be an http(s) URL")
         if len(secret) < 16:

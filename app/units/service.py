@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.core.clock import utcnow
 from app.geo.importers import ImportReport, RowError, iter_csv_rows
 from app.reporters import service as reporter_service
-from app.reporters.phones import mask
+from app.reporters.phones import mask, sender_key
 from app.routing.ranking import UnitCandidate
 from app.security.crypto import Vault
 from app.units.importers import UnitRowError, parse_unit_row
@@ -81,9 +81,9 @@ def _masked_url(url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}/…"
 
 
-def unit_by_phone(*, session: Session, vault: Vault, phone: str) -> Unit | None:
-    """The unit one of whose SMS or voice numbers this is."""
-    digest = reporter_service.phone_identity(vault, phone)
+def unit_by_phone(*, session: Session, vault: Vault, phone: str, default_region: str = "CF") -> Unit | None:
+    """The unit one of whose SMS or voice numbers this is, however the number is written."""
+    digest = reporter_service.phone_identity(vault, sender_key(phone, default_region))
     return session.scalar(
         select(Unit).join(UnitContact, UnitContact.unit_id == Unit.id).where(UnitContact.lookup_hash == digest).limit(1)
     )

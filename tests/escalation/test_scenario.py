@@ -12,7 +12,7 @@ from app.escalation.models import Escalation, Timer
 from app.incidents.models import Incident
 from app.notify.models import Notification
 from app.notify.twiml import validate_twiml
-from tests.escalation.conftest import later, unit_numbers
+from tests.deployment import later, unit_numbers
 from tests.helpers import post_sms, sms_form
 
 VILLAGER = "+23672110001"

@@ -56,3 +56,16 @@ def test_unknown_language_falls_back_to_the_deployment_default():
 
 def test_all_expected_languages_are_present():
     assert {"en", "fr", "sw", "ln", "sg", "ar", "ht"} <= set(receipts.supported_languages())
+
+
+@pytest.mark.parametrize("event", receipts.update_events())
+def test_every_update_fits_one_segment_in_every_language_and_names_only_the_receipt(event):
+    from app.notify.gsm import segments
+
+    languages = receipts.supported_languages()
+    for language in languages:
+        text = receipts.update_text(event, "7KQ2XM", language)
+        assert segments(text) == 1, (event, language, text)
+        assert "7KQ2XM" in text and "K-" not in text  # the reporter's own reference, not the operations' one
+        assert not any(ch.isdigit() for ch in text.replace("7KQ2XM", "")), text  # no times, counts or distances
+    assert receipts.update_text(event, "7KQ2XM", "xx") == receipts.update_text(event, "7KQ2XM", "fr")

@@ -179,7 +179,7 @@ def test_reasons_read_like_an_explanation():
         level="P1",
         score=9,
         reasons=(
-            "extreme severity (attack civilians)",
+            "extreme severity (attack on civilians)",
             "must-protect zone 'Bria PK3'",
             "market 'Bria market' 0.3 km away",
             "3 independent reporters",
@@ -189,6 +189,7 @@ def test_reasons_read_like_an_explanation():
     # Points that add nothing are not reasons: a could-protect zone, one reporter, an unverified moderate report.
     assert score("moderate", "could", category="other").reasons == ("moderate severity",)
     assert score("minor", "should").reasons == ("minor severity", "should-protect zone")
+    assert score("severe", category="sexual_violence").reasons[0] == "severe severity (sexual violence)"
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""A deployment on the demo region (places, units, roads, zones) and a Kengele that sends through the fake Twilio."""
+"""Fixtures: the demo deployment (places, units, roads, zones) and a Kengele sending through the fake Twilio."""
 
 from __future__ import annotations
 
