@@ -127,6 +127,29 @@ def import_places(
     )
 
 
+@cli.command("create-operator")
+def create_operator(
+    username: Annotated[str, typer.Option(help="Sign-in name: letters, digits, '.', '-', '_'")],
+    role: Annotated[str, typer.Option(help="viewer, operator, callback or admin")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                                          envvar="KENGELE_NEW_OPERATOR_PASSWORD", help="12 characters or more")],
+) -> None:  # fmt: skip
+    """Create an operator account (the password is asked for when not given)."""
+    from app.audit import service as audit
+    from app.operators import service as operators
+
+    settings = get_settings()
+    try:
+        with transaction(make_sessionmaker(make_engine(settings))) as session:
+            operators.create(session=session, username=username, password=password, role=role)
+            audit.record(session=session, actor="cli", action="operator.create", target=f"operator:{username}",
+                         role=role)  # fmt: skip
+    except operators.OperatorError as exc:
+        _say(f"create-operator: {exc}", "red")
+        raise typer.Exit(2) from None
+    console.print(f"operator {username} ({role}) created")
+
+
 @cli.command("create-partner")
 def create_partner(name: Annotated[str, typer.Argument(help="The partner network's name")]) -> None:
     """Register a partner network and print its API key and signing secret (shown once)."""

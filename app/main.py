@@ -14,12 +14,17 @@ from app.core import errors, health
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.limits import BodySizeLimit
+from app.incidents import router as incidents_router
 from app.intake import router as intake_router
 from app.intake.flows import IntakeGateway
 from app.intake.spool import Spool
 from app.notify import router as notify_router
+from app.operators import router as operators_router
+from app.protection import router as protection_router
+from app.routing import router as routing_router
 from app.security.crypto import Vault
 from app.security.keys import load_keys
+from app.units import router as units_router
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(intake_router.router)
     app.include_router(notify_router.router)
+    for api in (operators_router, incidents_router, units_router, protection_router, routing_router):
+        app.include_router(api.router)
     app.state.channels = channels
 
     @app.get("/", include_in_schema=False)

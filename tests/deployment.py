@@ -100,3 +100,15 @@ def unit_numbers(factory, vault, *names: str) -> dict[str, str]:
 
 def later(start: datetime, seconds: float) -> datetime:
     return start + timedelta(seconds=seconds)
+
+
+def token_for(client: TestClient, factory, role: str, username: str | None = None) -> dict[str, str]:
+    """Create an operator with this role and sign in as a script would; returns the Authorization header."""
+    from app.operators import service as operators
+
+    username = username or f"{role}.{len(role)}"
+    with transaction(factory) as session:
+        operators.create(session=session, username=username, password="correct horse battery", role=role)
+    answer = client.post("/api/v1/auth/token", data={"username": username, "password": "correct horse battery"})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}

@@ -204,7 +204,7 @@ def test_incidents_json_lists_refs_and_message_ids_without_personal_data(env, fa
     assert result.returncode == 0, result.stderr
     items = [json.loads(line) for line in result.stdout.splitlines()]
     assert sorted(len(i["message_ids"]) for i in items) == [1, 2]
-    assert all(i["ref"].startswith("K-") and i["status"] == "open" and i["lat"] for i in items)
+    assert all(i["ref"].startswith("K-") and i["status"] == "escalated" and i["lat"] for i in items)
     assert all(m.startswith("SM") for i in items for m in i["message_ids"])
     assert "+2367" not in result.stdout and "seleka" not in result.stdout
 

@@ -23,7 +23,10 @@ UNITS_HEADER = "name,kind,lat,lon,sector,place,sms\n"
 def env(settings, tmp_path, factory):
     # `factory` empties the tables once the test is done.
     return kengele_env(
-        database_url=settings.database_url, data_dir=str(tmp_path), secret_key=SECRET_KEY, twilio_auth_token=TWILIO_TOKEN
+        database_url=settings.database_url,
+        data_dir=str(tmp_path),
+        secret_key=SECRET_KEY,
+        twilio_auth_token=TWILIO_TOKEN,
     )
 
 
@@ -72,13 +75,13 @@ def test_import_units_without_a_required_column_is_one_clear_error(env, factory,
     assert count(factory, Unit) == 0
 
 
-@pytest.mark.xfail(reason="geo.importers REQUIRED_COLUMNS (name, lat, lon) is checked, not the units' kind", strict=True)
 def test_import_units_without_a_kind_column_is_one_clear_error(env, factory, tmp_path):
     units = tmp_path / "units.csv"
     units.write_text("name,lat,lon\nBria COB,6.54233,21.98633\nIppy COB,6.25984,21.20004\n", encoding="utf-8")
     result = run_cli(["import-units", str(units)], env, tmp_path)
     assert clean_failure(result), result.stderr
-    assert "missing column(s) kind" in result.stderr
+    assert f"{units}: line 1: missing column(s) kind" in result.stderr
+    assert count(factory, Unit) == 0
 
 
 def test_import_roads_imports_the_demo_network(env, factory, tmp_path):
@@ -114,7 +117,11 @@ def test_close_road_for_some_hours_then_open_road(env, factory, tmp_path):
     assert "Bac-de-Kouango closed for 6 h" in closed.stderr
     with factory() as session:
         closure = session.scalars(select(RoadClosure)).one()
-        assert (closure.segment_key, closure.reason, closure.closed_by) == ("Bac-de-Kouango", "ferry cable broken", "cli")
+        assert (closure.segment_key, closure.reason, closure.closed_by) == (
+            "Bac-de-Kouango",
+            "ferry cable broken",
+            "cli",
+        )
         assert before + timedelta(hours=6) <= closure.expires_at <= utcnow() + timedelta(hours=6)
     opened = run_cli(["open-road", "Bac-de-Kouango", "--by", "ops-bambari"], env, tmp_path)
     assert opened.returncode == 0 and "Bac-de-Kouango reopened" in opened.stderr
@@ -147,3 +154,10 @@ def test_import_zones_with_a_bad_feature_names_it_and_keeps_the_old_matrix(env, 
     assert clean_failure(result), result.stderr
     assert f"{bad}: features[0]: unknown protection class 'maybe'" in result.stderr
     assert (count(factory, ProtectionZone), count(factory, VulnerableSite)) == (15, 10)
+
+
+def test_close_road_with_negative_hours_is_refused(env, factory, tmp_path):
+    assert run_cli(["import-roads", str(DEMO / "car_roads.geojson")], env, tmp_path).returncode == 0
+    result = run_cli(["close-road", "Bac-de-Kouango", "--reason", "rains", "--hours", "-2"], env, tmp_path)
+    assert clean_failure(result), result.stderr
+    assert count(factory, RoadClosure) == 0

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     escalation_policy_file: Path | None = None
     detour_factor: float = 1.4
 
+    # Bearer tokens for scripts (POST /api/v1/auth/token) live this long.
+    token_hours: float = 12.0
+
     log_level: str = "INFO"
 
     @field_validator("default_region")

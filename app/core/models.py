@@ -1,11 +1,13 @@
 """Every table, imported in one place for Alembic and the tests."""
 
+from app.audit.models import AuditEntry
 from app.core.db import Base
 from app.escalation.models import Escalation, Timer
 from app.geo.models import Place, PlaceName
 from app.incidents.models import Incident, IncidentEvent, Report
 from app.intake.models import InboundMessage
 from app.notify.models import Notification
+from app.operators.models import ApiToken, Operator
 from app.partners.models import Partner
 from app.protection.models import ProtectionZone, VulnerableSite
 from app.reporters.models import Reporter
@@ -13,7 +15,25 @@ from app.routing.models import RoadClosure, RoadSegmentRow
 from app.units.models import Unit, UnitContact
 
 __all__ = [
-    "Base", "Escalation", "InboundMessage", "Incident", "IncidentEvent", "Notification", "Partner", "Place",
-    "PlaceName", "ProtectionZone", "Report", "Reporter", "RoadClosure", "RoadSegmentRow", "Timer", "Unit",
-    "UnitContact", "VulnerableSite",
+    "ApiToken",
+    "AuditEntry",
+    "Base",
+    "Escalation",
+    "InboundMessage",
+    "Incident",
+    "IncidentEvent",
+    "Notification",
+    "Operator",
+    "Partner",
+    "Place",
+    "PlaceName",
+    "ProtectionZone",
+    "Report",
+    "Reporter",
+    "RoadClosure",
+    "RoadSegmentRow",
+    "Timer",
+    "Unit",
+    "UnitContact",
+    "VulnerableSite",
 ]  # fmt: skip

@@ -210,11 +210,11 @@ def parse_alt_names(row: dict[str, Any], own_search_name: str) -> list[AltName]:
     return alternate_names(raw, own_search_name)
 
 
-def iter_csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, row) for each CSV record; checks the header first."""
+def iter_csv_rows(path: Path, required: tuple[str, ...] = REQUIRED_COLUMNS) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, row) for each CSV record; checks the header has the required columns first."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
             raise RowError(f"line 1: missing column(s) {', '.join(missing)}")
         for row in reader:

@@ -11,19 +11,26 @@ from app.core.clock import utcnow
 from app.incidents.models import Incident
 from app.protection import priority as priority_rules
 from app.protection.models import ProtectionZone, VulnerableSite
-from app.protection.zones import ProtectionImport, ProtectionIndex, Zone, load_protection
+from app.protection.zones import ProtectionImport, ProtectionIndex, Zone, ZoneImportError, load_protection
 from app.protection.zones import VulnerableSite as Site
+
+KEY_LENGTH = 100  # protection_zone.key, vulnerable_site.key
 
 
 def import_protection(*, session: Session, raw: bytes | str) -> ProtectionImport:
     """Replace the stored zones and sites with a GeoJSON file's; ZoneImportError names a bad feature."""
     parsed = load_protection(raw)
+    too_long = next((f.key for f in [*parsed.zones, *parsed.sites] if len(f.key) > KEY_LENGTH), None)
+    if too_long is not None:
+        raise ZoneImportError(f"feature id {too_long[:40]!r}…: ids are at most {KEY_LENGTH} characters")
     session.execute(delete(ProtectionZone))
     session.execute(delete(VulnerableSite))
     now = utcnow()
-    session.add_all(ProtectionZone(key=z.key, name=z.name, protection=z.protection, geometry=z.geometry, updated_at=now)
-                    for z in parsed.zones)  # fmt: skip
-    session.add_all(VulnerableSite(key=s.key, name=s.name, kind=s.kind, lat=s.lat, lon=s.lon, radius_m=s.radius_m,
+    session.add_all(
+        ProtectionZone(key=z.key, name=z.name[:200], protection=z.protection, geometry=z.geometry, updated_at=now)
+        for z in parsed.zones
+    )
+    session.add_all(VulnerableSite(key=s.key, name=s.name[:200], kind=s.kind, lat=s.lat, lon=s.lon, radius_m=s.radius_m,
                                    geometry=s.geometry, updated_at=now) for s in parsed.sites)  # fmt: skip
     session.flush()
     return parsed
@@ -64,7 +71,8 @@ indexes = IndexCache()
 def prioritise(*, session: Session, incident: Incident) -> tuple[str, tuple[str, ...]]:
     """The incident's priority (P1-P4) and why, from severity, zone, nearby sites, witnesses and verification."""
     zone, sites = None, []
-    if incident.lat is not None and incident.lon is not None:
+    # A ring ("13 km from Bria") is known not to be at its centre: the zone and sites there say nothing about it.
+    if incident.lat is not None and incident.lon is not None and incident.ring_m is None:
         index = indexes.get(session)
         zone = index.zone_for(incident.lat, incident.lon, incident.precision_m)
         sites = index.sites_near(incident.lat, incident.lon, priority_rules.SITE_NEAR_M)

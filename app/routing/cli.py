@@ -39,7 +39,10 @@ def close_road(
     by: Annotated[str, typer.Option(help="Who closed it")] = "cli",
 ) -> None:
     """Close a road segment: rankings route around it until it is reopened or expires."""
-    expires = utcnow() + timedelta(hours=hours) if hours else None
+    if hours is not None and hours <= 0:
+        say("--hours must be more than 0 (leave it out to close until reopened)", "red")
+        raise typer.Exit(2)
+    expires = utcnow() + timedelta(hours=hours) if hours is not None else None
     try:
         with session_scope() as session:
             service.close_segment(session=session, key=key, reason=reason, actor=by, expires_at=expires)

@@ -12,8 +12,10 @@ from app.core.clock import utcnow
 from app.routing.graph import RoadGraph
 from app.routing.models import RoadClosure, RoadSegmentRow
 from app.routing.ranking import DEFAULT_PARAMS, RankingParams, UnitRanking, rank_units
-from app.routing.roads import RoadImport, RoadSegment, load_roads
+from app.routing.roads import RoadImport, RoadImportError, RoadSegment, load_roads
 from app.units import service as units
+
+KEY_LENGTH = 100  # road_segment.key, road_closure.segment_key
 
 
 class RoutingError(ValueError):
@@ -53,12 +55,16 @@ graphs = GraphCache()
 def import_roads(*, session: Session, raw: bytes | str) -> RoadImport:
     """Replace the stored network with a GeoJSON file's lines; RoadImportError names a bad feature."""
     parsed = load_roads(raw)
+    too_long = next((s.key for s in parsed.segments if len(s.key) > KEY_LENGTH), None)
+    if too_long is not None:
+        raise RoadImportError(f"segment id {too_long[:40]!r}…: ids are at most {KEY_LENGTH} characters")
     session.execute(delete(RoadSegmentRow))
     now, parts = utcnow(), {}
     for segment in parsed.segments:
         parts[segment.key] = parts.get(segment.key, -1) + 1
         session.add(RoadSegmentRow(
-            key=segment.key, part=parts[segment.key], name=segment.name, road_class=segment.road_class,
+            key=segment.key, part=parts[segment.key], name=(segment.name or "")[:200] or None,
+            road_class=segment.road_class[:32],
             speed_kmh=segment.speed_kmh, coords=[list(c) for c in segment.coords], imported_at=now,
         ))  # fmt: skip
     session.flush()
@@ -72,7 +78,7 @@ def close_segment(
     if not session.scalar(select(func.count()).where(RoadSegmentRow.key == key)):
         raise RoutingError(f"no road segment {key!r}")
     closure = RoadClosure(
-        segment_key=key, reason=reason[:200], closed_at=utcnow(), closed_by=actor, expires_at=expires_at
+        segment_key=key, reason=reason[:200], closed_at=utcnow(), closed_by=actor[:64], expires_at=expires_at
     )
     session.add(closure)
     session.flush()
@@ -85,7 +91,7 @@ def reopen_segment(*, session: Session, key: str, actor: str) -> int:
     open_ones = session.scalars(select(RoadClosure).where(*still_closed))
     count = 0
     for closure in open_ones:
-        closure.reopened_at, closure.reopened_by, count = utcnow(), actor, count + 1
+        closure.reopened_at, closure.reopened_by, count = utcnow(), actor[:64], count + 1
     return count
 
 

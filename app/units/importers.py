@@ -16,8 +16,6 @@ KIND_ALIASES = {
     "tob": UnitKind.temporary_base, "temporary": UnitKind.temporary_base, "hq": UnitKind.sector_hq,
     "fpu": UnitKind.police, "ipo": UnitKind.police,
 }  # fmt: skip
-# Patrols move; bases have vehicles; the JOC and HQs dispatch rather than go, but may still be ranked.
-DEFAULT_MOBILITY = {UnitKind.patrol: Mobility.vehicle}
 NAME_LENGTH = 100
 
 
@@ -43,7 +41,8 @@ def parse_unit_row(row: dict[str, Any], default_region: str) -> UnitRow:
         "kind": parse_kind(row.get("kind") or ""),
         "sector": (row.get("sector") or "").strip()[:50] or None,
         "place": (row.get("place") or "").strip()[:200] or None,
-        "status": parse_choice(row.get("status") or UnitStatus.available, UnitStatus, "status"),
+        # A blank status keeps a known unit's current one (import_units_csv), and is "available" for a new one.
+        "status": parse_choice(row["status"], UnitStatus, "status") if (row.get("status") or "").strip() else None,
         "capabilities": sorted({c.strip().lower() for c in (row.get("capabilities") or "").replace(";", ",").split(",")
                                 if c.strip()}),
     }  # fmt: skip

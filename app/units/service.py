@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -15,7 +16,10 @@ from app.reporters.phones import mask, sender_key
 from app.routing.ranking import UnitCandidate
 from app.security.crypto import Vault
 from app.units.importers import UnitRowError, parse_unit_row
-from app.units.models import Unit, UnitContact
+from app.units.models import Unit, UnitContact, UnitStatus
+
+REQUIRED_COLUMNS = ("name", "kind", "lat", "lon")
+MASK_LENGTH = 64  # unit_contact.address_masked
 
 
 def import_units_csv(
@@ -23,7 +27,7 @@ def import_units_csv(
 ) -> ImportReport:
     """Create or update units by name from a CSV; a row's contacts replace the unit's; bad lines are reported."""
     report = ImportReport()
-    for line, row in iter_csv_rows(path):
+    for line, row in iter_csv_rows(path, REQUIRED_COLUMNS):
         progress()
         try:
             if None in row:
@@ -34,7 +38,12 @@ def import_units_csv(
             continue
         unit = session.scalar(select(Unit).where(Unit.name == parsed.values["name"]))
         existed = unit is not None
-        unit = save_unit(session=session, unit=unit, values=parsed.values)
+        values = dict(parsed.values)
+        if values["status"] is None and existed:
+            del values["status"]
+        elif values["status"] is None:
+            values["status"] = UnitStatus.available
+        unit = save_unit(session=session, unit=unit, values=values)
         set_contacts(session=session, vault=vault, unit=unit, contacts=parsed.contacts)
         report.already_present += existed
         report.imported += not existed
@@ -48,7 +57,10 @@ def save_unit(*, session: Session, unit: Unit | None, values: dict) -> Unit:
         unit = Unit(created_at=now, position_at=now, **values)
         session.add(unit)
     else:
-        moved = (unit.lat, unit.lon) != (values["lat"], values["lon"])
+        if unit.kind == "patrol" and values.get("kind") == "patrol":
+            # A patrol's position comes from its POS reports: a re-imported list must not send it home.
+            values = {k: v for k, v in values.items() if k not in ("lat", "lon", "place")}
+        moved = (unit.lat, unit.lon) != (values.get("lat", unit.lat), values.get("lon", unit.lon))
         for key, value in values.items():
             setattr(unit, key, value)
         unit.position_at = now if moved else unit.position_at
@@ -76,9 +88,10 @@ def set_contacts(
 
 
 def _masked_url(url: str) -> str:
-    """The scheme and host only: paths and queries can carry tokens."""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}/…"
+    """The scheme and host only: user info, paths and queries can carry tokens."""
+    parts = urlsplit(url)
+    host = f"{parts.hostname or '?'}{f':{parts.port}' if parts.port else ''}"
+    return f"{parts.scheme}://{host}/…"[:MASK_LENGTH]
 
 
 def unit_by_phone(*, session: Session, vault: Vault, phone: str, default_region: str = "CF") -> Unit | None:

@@ -77,7 +77,7 @@ def test_a_minor_report_from_one_sender_outside_every_zone_is_p4(db_session, mat
 
 def test_an_incident_near_an_idp_camp_counts_the_camp(db_session, matrix):
     near_pk3 = (6.56931 + 0.012, 21.98633)  # 1.3 km north of the camp's centre, under a km from its edge
-    level, reasons = service.prioritise(
+    _, reasons = service.prioritise(
         session=db_session, incident=incident(db_session, near_pk3, severity="moderate", precision_m=100.0)
     )
     assert [r for r in reasons if r.startswith("IDP camp 'PK3' 0.") and r.endswith(" km away")]
@@ -111,3 +111,22 @@ def test_a_bad_feature_is_a_zone_import_error_and_nothing_is_replaced(db_session
     with pytest.raises(ZoneImportError, match=r"^features\[3\]: unknown protection class 'maybe'"):
         service.import_protection(session=db_session, raw=json.dumps(doc))
     assert len(db_session.scalars(select(ProtectionZone)).all()) == 15
+
+
+def test_a_zone_name_longer_than_its_column_is_a_zone_import_error_or_cut_to_fit(db_session):
+    doc = json.loads(json.dumps(MATRIX))
+    doc["features"][0]["properties"]["name"] = "Bria, PK3 et les quartiers de la route de Ouadda " * 5  # 250 chars
+    try:
+        service.import_protection(session=db_session, raw=json.dumps(doc))
+    except ZoneImportError as exc:
+        assert str(exc).startswith("features[0]")
+    else:
+        names = db_session.scalars(select(ProtectionZone.name)).all()
+        assert len(names) == 15 and max(map(len, names)) <= 200
+
+
+def test_an_incident_13_km_from_bria_is_not_inside_bria_market(db_session, matrix):
+    row = incident(db_session, BRIA, severity="moderate", precision_m=16_000.0)
+    row.ring_m = 13_000.0  # "13 km from Bria", no direction: somewhere on that circle
+    _, reasons = service.prioritise(session=db_session, incident=row)
+    assert not [r for r in reasons if r.startswith(("inside ", "market ", "IDP camp "))]

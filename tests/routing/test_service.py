@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from app.core.clock import utcnow
 from app.routing import service
 from app.routing.models import RoadClosure, RoadSegmentRow
+from app.routing.roads import RoadImportError
 from app.units import service as units_service
 from app.units.models import Unit
 
@@ -62,7 +63,8 @@ def test_importing_the_demo_roads_stores_every_line(db_session, network):
 def test_a_multilinestrings_parts_share_its_key_numbered_by_part(db_session):
     doc = {"type": "FeatureCollection", "features": [{
         "type": "Feature", "properties": {"id": "RN2", "highway": "primary"},
-        "geometry": {"type": "MultiLineString", "coordinates": [[[20.0, 5.0], [20.1, 5.0]], [[20.1, 5.0], [20.2, 5.1]]]},
+        "geometry": {"type": "MultiLineString",
+                     "coordinates": [[[20.0, 5.0], [20.1, 5.0]], [[20.1, 5.0], [20.2, 5.1]]]},
     }]}  # fmt: skip
     service.import_roads(session=db_session, raw=json.dumps(doc))
     rows = db_session.execute(select(RoadSegmentRow.key, RoadSegmentRow.part).order_by(RoadSegmentRow.part)).all()
@@ -120,14 +122,18 @@ def test_reopening_the_ferry_restores_the_ranking(db_session, network):
 def test_an_expired_closure_no_longer_counts(db_session, network):
     before = by_name(db_session)[BAMBARI_UNIT]
     now = utcnow()
-    service.close_segment(session=db_session, key=FERRY, reason="rains", actor="ops", expires_at=now - timedelta(minutes=1))
+    service.close_segment(
+        session=db_session, key=FERRY, reason="rains", actor="ops", expires_at=now - timedelta(minutes=1)
+    )
     assert service.closed_keys(session=db_session) == frozenset()
     assert by_name(db_session)[BAMBARI_UNIT] == before
 
 
 def test_a_closure_with_an_expiry_counts_until_then(db_session, network):
     now = utcnow()
-    service.close_segment(session=db_session, key=FERRY, reason="rains", actor="ops", expires_at=now + timedelta(hours=6))
+    service.close_segment(
+        session=db_session, key=FERRY, reason="rains", actor="ops", expires_at=now + timedelta(hours=6)
+    )
     assert service.closed_keys(session=db_session) == {FERRY}
     assert by_name(db_session)[BAMBARI_UNIT].closed_avoided == (FERRY,)
     assert service.closed_keys(session=db_session, now=now + timedelta(hours=7)) == frozenset()
@@ -161,3 +167,17 @@ def test_importing_an_empty_network_falls_back_to_great_circle(db_session, netwo
     assert by_name(db_session)["Grimari COB"].method == "road"
     service.import_roads(session=db_session, raw='{"type": "FeatureCollection", "features": []}')
     assert by_name(db_session)["Grimari COB"].method == "great_circle"
+
+
+def test_a_road_name_longer_than_its_column_is_a_road_import_error_or_cut_to_fit(db_session):
+    long_name = "Route de Bambari à Kouango par Grimari " * 7  # 273 characters, name is String(200)
+    doc = {"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"id": "long", "name": long_name, "highway": "tertiary"},
+        "geometry": {"type": "LineString", "coordinates": [[20.0, 5.0], [20.1, 5.0]]},
+    }]}  # fmt: skip
+    try:
+        service.import_roads(session=db_session, raw=json.dumps(doc))
+    except RoadImportError as exc:
+        assert str(exc).startswith("features[0]")
+    else:
+        assert len(db_session.scalars(select(RoadSegmentRow.name)).one()) <= 200
