@@ -25,6 +25,7 @@ from app.routing import router as routing_router
 from app.security.crypto import Vault
 from app.security.keys import load_keys
 from app.units import router as units_router
+from app.verification import router as verification_router
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(intake_router.router)
     app.include_router(notify_router.router)
-    for api in (operators_router, incidents_router, units_router, protection_router, routing_router):
+    for api in (operators_router, incidents_router, units_router, protection_router, routing_router,
+                verification_router):  # fmt: skip
         app.include_router(api.router)
     app.state.channels = channels
 

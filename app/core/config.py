@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     escalation_policy_file: Path | None = None
     detour_factor: float = 1.4
 
+    # Verification: CLA duty schedules are in this time zone; a held alert escalates anyway after this long.
+    timezone: str = "Africa/Bangui"
+    verification_hold_minutes: float = 20.0
+
     # Bearer tokens for scripts (POST /api/v1/auth/token) live this long.
     token_hours: float = 12.0
 

@@ -3,6 +3,7 @@
 from app.audit.models import AuditEntry
 from app.core.db import Base
 from app.escalation.models import Escalation, Timer
+from app.feed.models import FeedEventRow
 from app.geo.models import Place, PlaceName
 from app.incidents.models import Incident, IncidentEvent, Report
 from app.intake.models import InboundMessage
@@ -13,12 +14,16 @@ from app.protection.models import ProtectionZone, VulnerableSite
 from app.reporters.models import Reporter
 from app.routing.models import RoadClosure, RoadSegmentRow
 from app.units.models import Unit, UnitContact
+from app.verification.models import CallbackTask, Cla, VerificationRequest
 
 __all__ = [
     "ApiToken",
     "AuditEntry",
     "Base",
+    "CallbackTask",
+    "Cla",
     "Escalation",
+    "FeedEventRow",
     "InboundMessage",
     "Incident",
     "IncidentEvent",
@@ -35,5 +40,6 @@ __all__ = [
     "Timer",
     "Unit",
     "UnitContact",
+    "VerificationRequest",
     "VulnerableSite",
 ]  # fmt: skip

@@ -250,6 +250,27 @@ def close(*, session: Session, incident: Incident, state: str, now: datetime) ->
         stop(session=session, escalation=escalation, now=now)
 
 
+def stand_down(*, session: Session, incident: Incident, config: EscalationConfig, now: datetime) -> int:
+    """A false alarm: stop escalating and tell every unit already alerted, by SMS, to stand down."""
+    escalation = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id).with_for_update())
+    if escalation is None:
+        return 0
+    if escalation.state != "stood_down":
+        escalation.state, escalation.updated_at = "stood_down", now
+        stop(session=session, escalation=escalation, now=now)
+    words = _messages().get(config.language) or _messages()["en"]
+    sent = 0
+    for contact in units.contacts(session=session, unit_ids=escalation.notified_unit_ids, channels=["sms", "webhook"]):
+        sent += outbox.enqueue(
+            session=session, key=f"stand_down:{incident.ref}:{contact.id}", purpose="stand_down",
+            channel=contact.channel, masked=contact.address_masked, text=words["stand_down"].format(ref=incident.ref),
+            now=now, contact_id=contact.id, incident_id=incident.id, unit_id=contact.unit_id,
+        )  # fmt: skip
+    incidents.record(session=session, incident=incident, kind="stood_down", actor=incidents.SYSTEM,
+                     data={"messages": sent})  # fmt: skip
+    return sent
+
+
 def tell_reporters(*, session: Session, incident: Incident, event: str, now: datetime) -> int:
     """Queue one neutral update per reporter of the incident, in their language, naming their own receipt ref."""
     rows = session.execute(

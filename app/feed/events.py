@@ -1,4 +1,5 @@
-"""The live-feed seam: changes are published with the transaction and delivered only after it commits."""
+"""The live-feed seam: changes are published with the transaction, written to `feed_event` as it commits, and
+delivered to in-process subscribers only after it committed."""
 
 from __future__ import annotations
 
@@ -9,13 +10,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.core.clock import utcnow
+from app.feed.models import FeedEventRow
 
 logger = logging.getLogger(__name__)
 _PENDING = "kengele_feed_events"
+_MARKS = "kengele_feed_marks"
+CHANNEL = "kengele_feed"  # PostgreSQL NOTIFY channel: "the feed grew", sent at commit
+# PostgreSQL: taken just before the feed rows are inserted and held until COMMIT, so feed ids commit in
+# increasing order and a reader that has passed id N never sees a smaller id appear later (4821 is clustering's).
+_ORDER_LOCK = 4822
+# What a feed event may carry: public facts of the incident. Never a phone number, a name or a message body.
+PUBLIC_FIELDS = frozenset({"status", "category", "severity", "priority"})
 
 
 @dataclass(frozen=True)
@@ -47,26 +56,11 @@ def subscribe(subscriber: Subscriber) -> Callable[[], None]:
 
 
 def publish(session: Session, feed_event: FeedEvent) -> None:
-    """Queue an event on the session; it is delivered if, and only if, the transaction commits."""
+    """Queue an event on the session; it is stored and delivered if, and only if, the transaction commits."""
+    private = set(feed_event.data) - PUBLIC_FIELDS
+    if private:
+        raise ValueError(f"feed events carry only {sorted(PUBLIC_FIELDS)}, not {sorted(private)}")
     session.info.setdefault(_PENDING, []).append(feed_event)
-
-
-@event.listens_for(Session, "after_commit")
-def _deliver(session: Session) -> None:
-    pending = session.info.pop(_PENDING, [])
-    with _lock:
-        subscribers = list(_subscribers)
-    for feed_event in pending:
-        for subscriber in subscribers:
-            try:
-                subscriber(feed_event)
-            except Exception:  # a broken subscriber must not break the transaction that already committed
-                logger.exception("feed subscriber failed on %s", feed_event.kind)
-
-
-@event.listens_for(Session, "after_rollback")
-def _discard(session: Session) -> None:
-    session.info.pop(_PENDING, None)
 
 
 def checkpoint(session: Session) -> int:
@@ -79,3 +73,56 @@ def discard_since(session: Session, mark: int) -> None:
     pending = session.info.get(_PENDING)
     if pending is not None:
         del pending[mark:]
+
+
+@event.listens_for(Session, "before_commit")
+def _store(session: Session) -> None:
+    # A savepoint's release is no commit: its events wait for the enclosing transaction.
+    pending = session.info.get(_PENDING)
+    if session.in_nested_transaction() or not pending:
+        return
+    # Everything else first: while the order lock is held, this transaction only appends to the feed and commits.
+    session.flush()
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ORDER_LOCK})
+    rows = [FeedEventRow(at=e.at, kind=e.kind, ref=e.incident_ref, data=dict(e.data)) for e in pending]
+    session.add_all(rows)
+    session.flush()
+    if postgresql:  # PostgreSQL delivers it to listeners only when (and if) this transaction commits
+        session.execute(text("SELECT pg_notify(:channel, :last)"), {"channel": CHANNEL, "last": str(rows[-1].id)})
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    pending = session.info.pop(_PENDING, [])
+    with _lock:
+        subscribers = list(_subscribers)
+    for feed_event in pending:
+        for subscriber in subscribers:
+            try:
+                subscriber(feed_event)
+            except Exception:  # a broken subscriber must not break the transaction that already committed
+                logger.exception("feed subscriber failed on %s", feed_event.kind)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.setdefault(_MARKS, {})[transaction] = checkpoint(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    session.info.get(_MARKS, {}).pop(transaction, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _discard(session: Session) -> None:
+    savepoint = session.get_nested_transaction()
+    if savepoint is None:
+        session.info.pop(_PENDING, None)
+    else:  # only what the rolled-back savepoint queued; the enclosing transaction's events still stand
+        discard_since(session, session.info.get(_MARKS, {}).get(savepoint, checkpoint(session)))

@@ -26,7 +26,8 @@ def cluster(session: Session, report: Report) -> None:
 
 # Understand and locate → act on reply codes (ACK, POS) → cluster → prioritise, route and escalate.
 REPORT_STEPS: list[ReportStep] = [
-    understanding_tasks.understand_report, escalation_tasks.reply_codes, cluster, escalation_tasks.escalate,
+    understanding_tasks.understand_report, escalation_tasks.reply_codes, escalation_tasks.beeps, cluster,
+    escalation_tasks.escalate,
 ]  # fmt: skip
 
 

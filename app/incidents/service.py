@@ -261,8 +261,12 @@ def record(*, session: Session, incident: Incident, kind: str, actor: str, data:
 
 def cluster_report(*, session: Session, report: Report) -> Incident | None:
     """Fold a repeat into its original, or put the report into the incident it belongs to, or open one."""
-    if report.category is None or (report.category == "other" and (report.details or {}).get("negated")):
-        return None  # reply codes and calm reports are not incidents
+    if (
+        report.channel == "voice"
+        or report.category is None
+        or (report.category == "other" and (report.details or {}).get("negated"))
+    ):
+        return None  # beeps (call-back tasks instead), reply codes and calm reports are not incidents
     lock_clustering(session)
     original = find_repeat(session=session, report=report)
     if original is not None:

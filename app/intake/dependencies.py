@@ -15,7 +15,7 @@ from app.core import metrics
 from app.core.db import transaction
 from app.core.deps import SettingsDep, VaultDep
 from app.core.errors import public_errors
-from app.intake.schemas import TwilioSmsForm
+from app.intake.schemas import TwilioSmsForm, TwilioVoiceForm
 from app.partners import service as partner_service
 from app.security import signatures
 from app.security.dependencies import VerifiedTwilioForm
@@ -68,3 +68,14 @@ async def authenticated_partner(
 
 VerifiedTwilioSms = Annotated[TwilioSmsForm, Depends(verified_twilio_sms)]
 AuthenticatedPartner = Annotated[partner_service.PartnerIdentity, Depends(authenticated_partner)]
+
+
+async def verified_twilio_voice(form: VerifiedTwilioForm) -> TwilioVoiceForm:
+    """Twilio's signed form, validated as an inbound call."""
+    try:
+        return TwilioVoiceForm.model_validate({key: form.get(key) for key in form})
+    except ValidationError as exc:
+        raise HTTPException(422, public_errors(exc.errors())) from None
+
+
+VerifiedTwilioVoice = Annotated[TwilioVoiceForm, Depends(verified_twilio_voice)]

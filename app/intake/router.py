@@ -11,9 +11,10 @@ from app.core import metrics
 from app.core.deps import GatewayDep, SettingsDep
 from app.feedback import receipts
 from app.intake import partner, twilio
-from app.intake.dependencies import AuthenticatedPartner, VerifiedTwilioSms
+from app.intake.dependencies import AuthenticatedPartner, VerifiedTwilioSms, VerifiedTwilioVoice
 from app.intake.flows import Acceptance, IdempotencyConflict, IntakeUnavailable
-from app.intake.schemas import PartnerReceipt, PartnerReportIn, TwilioSmsForm
+from app.intake.schemas import PartnerReceipt, PartnerReportIn, TwilioSmsForm, TwilioVoiceForm
+from app.notify import twiml
 from app.reporters import phones
 from app.reporters.models import ReporterKind
 from app.understanding import shortcodes
@@ -52,6 +53,32 @@ async def twilio_sms(sms: VerifiedTwilioSms, gateway: GatewayDep, settings: Sett
     reply.message(_reply_text(sms.body, acceptance, settings.default_language))
     metrics.INTAKE_LATENCY.labels("sms").observe(time.perf_counter() - started)
     return Response(str(reply), media_type="text/xml")
+
+
+_twilio_voice_schema = TwilioVoiceForm.model_json_schema(by_alias=True)
+
+
+@router.post(
+    "/twilio/voice",
+    tags=["intake"],
+    response_class=Response,
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "application/x-www-form-urlencoded": {"schema": _twilio_voice_schema}}}},
+    responses={
+        200: {"description": "TwiML <Reject reason=busy/>: the caller pays nothing",
+              "content": {"text/xml": {"schema": {"type": "string"}}}},
+        403: {"description": "Missing or wrong X-Twilio-Signature"},
+        422: {"description": "Signed, but not a valid Twilio call form"},
+        503: {"description": "Twilio intake closed (no auth token) or no storage available"},
+    },
+)  # fmt: skip
+async def twilio_voice(call: VerifiedTwilioVoice, gateway: GatewayDep, settings: SettingsDep) -> Response:
+    """A call to the alert number is a beep: refuse it as busy (free for the caller) and queue a call-back."""
+    try:
+        await gateway.accept_async(twilio.voice_to_envelope(call, default_region=settings.default_region))
+    except IntakeUnavailable:
+        raise HTTPException(503, "storage unavailable; retry") from None
+    return Response(twiml.reject_busy(), media_type="text/xml")
 
 
 def _reply_text(body: str, acceptance: Acceptance, default_language: str) -> str:

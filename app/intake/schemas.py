@@ -22,6 +22,18 @@ class TwilioSmsForm(BaseModel):
     num_media: int = Field(0, alias="NumMedia", ge=0, le=10)
 
 
+class TwilioVoiceForm(BaseModel):
+    """The fields of Twilio's inbound call webhook we rely on: who is calling, on which call."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    call_sid: str = Field(alias="CallSid", pattern=r"^CA[0-9a-fA-F]{32}$")
+    account_sid: str | None = Field(None, alias="AccountSid", max_length=64)
+    sender: str = Field(alias="From", min_length=1, max_length=64)
+    to: str | None = Field(None, alias="To", max_length=64)
+    call_status: str | None = Field(None, alias="CallStatus", max_length=20)
+
+
 class PartnerReporter(BaseModel):
     """Who in the partner's network sent the report; all optional, never a name."""
 

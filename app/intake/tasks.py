@@ -56,6 +56,7 @@ def process_inbound(*, session: Session, vault: Vault, row: InboundMessage) -> i
         # Same words whatever the case, accents, spacing or punctuation: "Attaque à Bria!" = "attaque a bria".
         text_digest=vault.lookup_hash(" ".join(t.text for t in tokenize(envelope.body)), purpose="text"),
     )
+    session.info["vault"] = vault  # for pipeline steps that must read or write personal data
     pipeline.run(session, report)
     return report.id
 

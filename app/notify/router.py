@@ -7,10 +7,12 @@ from fastapi import APIRouter, Response
 from app.core.clock import utcnow
 from app.core.deps import SessionDep, SettingsDep
 from app.escalation import service as escalation
+from app.escalation import tasks as escalation_tasks
 from app.incidents.models import Incident
 from app.notify import service, twiml
 from app.security.dependencies import VerifiedTwilioForm
 from app.units.models import Unit
+from app.verification import service as verification
 
 router = APIRouter(tags=["twilio"])
 SID_LENGTH = 64
@@ -52,3 +54,24 @@ def twilio_voice_gather(form: VerifiedTwilioForm, session: SessionDep, settings:
                 session=session, incident=incident, actor=actor, via="voice", unit=unit, now=utcnow()
             )
     return Response(twiml.gather_result(digits, settings.default_language), media_type="text/xml")
+
+
+@router.post(
+    "/twilio/voice/confirm", response_class=Response, openapi_extra=FORM_BODY,
+    responses={200: {"description": "TwiML: thanks, or try again", **XML}, **SIGNED},
+)  # fmt: skip
+def twilio_voice_confirm(form: VerifiedTwilioForm, session: SessionDep, settings: SettingsDep) -> Response:
+    """A CLA's key on a confirmation call: 1 confirmed, 2 false, 3 does not know; an answering machine counts for
+    nothing."""
+    digits = str(form.get("Digits") or "")[:4]
+    if str(form.get("AnsweredBy") or "").startswith("machine"):
+        return Response(twiml.hang_up(), media_type="text/xml")
+    notification = service.by_provider_id(session=session, provider_id=str(form.get("CallSid") or "")[:SID_LENGTH])
+    answer = verification.ANSWERS.get(digits.strip())
+    if notification is None or notification.purpose != "confirm" or answer is None or notification.incident_id is None:
+        return Response(twiml.gather_result(None, settings.default_language), media_type="text/xml")
+    incident = session.get(Incident, notification.incident_id)
+    cla = verification.cla_for_reporter(session=session, reporter_id=notification.reporter_id)
+    if incident is not None and cla is not None:
+        escalation_tasks.apply_answer(session, incident, answer, actor=f"cla:{cla.name}", via="voice")
+    return Response(twiml.answer_received(settings.default_language), media_type="text/xml")

@@ -66,7 +66,9 @@ def _message(session: Session, vault: Vault, row: Notification, config: SendSett
         _webhook_secrets[address] = secret
     voice = None
     if row.channel == "voice":
-        voice = twiml.acknowledge_prompt(row.text, _url(config, "/twilio/voice/gather") or "", config.voice_language)
+        # An alert call is acknowledged with 1; a CLA's confirmation call is answered 1, 2 or 3.
+        action = "/twilio/voice/confirm" if row.purpose == "confirm" else "/twilio/voice/gather"
+        voice = twiml.acknowledge_prompt(row.text, _url(config, action) or "", config.voice_language)
     return OutboundMessage(
         idempotency_key=row.key, kind=row.channel, to=address, text=row.text, twiml=voice,  # type: ignore[arg-type]
         status_callback=_url(config, "/twilio/status") if row.channel in ("sms", "voice") else None,

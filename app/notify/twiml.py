@@ -21,16 +21,19 @@ PHRASES: dict[str, dict[str, str]] = {
     "en": {
         "goodbye": "No key was pressed. Goodbye.",
         "thanks": "Thank you. Acknowledged.",
+        "received": "Thank you. Your answer is recorded.",
         "again": "That key is not valid.",
     },
     "fr": {
         "goodbye": "Aucune touche n'a été pressée. Au revoir.",
         "thanks": "Merci. Alerte confirmée.",
+        "received": "Merci. Votre réponse est enregistrée.",
         "again": "Cette touche n'est pas valide.",
     },
     "ar": {
         "goodbye": "لم يتم الضغط على أي زر. مع السلامة.",
         "thanks": "شكرا. تم التأكيد.",
+        "received": "شكرا. تم تسجيل إجابتك.",
         "again": "هذا الزر غير صالح.",
     },
 }
@@ -115,6 +118,21 @@ def gather_result(
         response.redirect(retry_url, method="POST")
     else:
         response.hangup()
+    return str(response)
+
+
+def answer_received(language: str, voice_or_audio_url: str | None = None) -> str:
+    """Thanks for an answer (any of the offered keys), then hang up."""
+    response = VoiceResponse()
+    _speak(response, _phrase(language, "received"), language, voice_or_audio_url)
+    response.hangup()
+    return str(response)
+
+
+def hang_up() -> str:
+    """End the call at once (an answering machine picked up)."""
+    response = VoiceResponse()
+    response.hangup()
     return str(response)
 
 

@@ -41,4 +41,5 @@ def requires(role: Role) -> Callable[[Operator], Operator]:
 
 Viewer = Annotated[Operator, Depends(requires(Role.viewer))]
 OperatorOnDuty = Annotated[Operator, Depends(requires(Role.operator))]
+CallBacker = Annotated[Operator, Depends(requires(Role.callback))]
 Admin = Annotated[Operator, Depends(requires(Role.admin))]

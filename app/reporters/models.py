@@ -35,3 +35,7 @@ class Reporter(Base):
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"), index=True)
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+    # How far their alerts have held up: CLAs confirm or deny; see app/verification/trust.py.
+    confirmed_reports: Mapped[int] = mapped_column(default=0, server_default="0")
+    false_reports: Mapped[int] = mapped_column(default=0, server_default="0")
+    trust: Mapped[float | None]  # None until computed: the prior of the reporter's kind applies

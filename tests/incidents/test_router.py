@@ -43,7 +43,8 @@ def test_the_detail_shows_reports_masked_the_timeline_and_the_escalation(kengele
     assert body["reports"][0]["body"] == "Attaque des hommes armés à Bria, 12 morts"
     assert body["reports"][0]["reporter"] == "+236 ••••••04"
     assert VILLAGER not in detail.text and "11000" not in detail.text
-    assert [e["kind"] for e in body["timeline"]][:3] == ["created", "status", "escalation_started"]
+    kinds = [e["kind"] for e in body["timeline"]]
+    assert kinds[0] == "created" and {"escalation_started", "verification_requested", "notified"} <= set(kinds)
     assert body["escalation"]["state"] == "active" and body["escalation"]["ranking"][0]["explanation"]
     assert kengele.client.get("/api/v1/incidents/K-0000", headers=viewer).status_code == 404
 

@@ -23,6 +23,9 @@ BUILT = {
     "result none": lambda: twiml.gather_result(None, "ar"),
     "result audio": lambda: twiml.gather_result("1", "ln", AUDIO),
     "reject busy": twiml.reject_busy,
+    "answer received fr": lambda: twiml.answer_received("fr"),
+    "answer received audio": lambda: twiml.answer_received("sg", AUDIO),
+    "hang up": twiml.hang_up,
 }
 
 

@@ -1,0 +1,35 @@
+"""Fixtures for the exports: the demo deployment with the exports router, a viewer, and alerts sent by SMS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from app.exports.router import router
+from tests.deployment import token_for
+from tests.helpers import post_sms, sms_form
+
+VILLAGER = "+23672110004"
+
+
+@pytest.fixture
+def viewer(kengele, factory) -> dict[str, str]:
+    """A viewer's Authorization header, on an app that serves the exports (until app/main.py includes them)."""
+    app = kengele.client.app
+    if not any(getattr(r, "path", "").startswith("/api/v1/exports") for r in app.routes):
+        app.include_router(router)
+    return token_for(kengele.client, factory, "viewer")
+
+
+@pytest.fixture
+def send(kengele) -> Callable[..., None]:
+    """Send an SMS through the signed Twilio endpoint and run the worker over it."""
+
+    def send(body: str, sender: str = VILLAGER) -> None:
+        answer = post_sms(kengele.client, sms_form(From=sender, Body=body))
+        assert answer.status_code == 200, answer.text
+        kengele.work()
+
+    return send
+
