@@ -307,6 +307,7 @@ def demo(
     from app.security.crypto import Vault
     from app.security.keys import load_keys
     from app.units.service import import_units_csv
+    from app.verification.cli import import_clas_csv
 
     settings = get_settings()
     configure_logging(settings.log_level)
@@ -318,10 +319,12 @@ def demo(
                                  default_region=settings.default_region)  # fmt: skip
         roads = import_roads(session=session, raw=(DEMO_DIR / "car_roads.geojson").read_bytes())
         zones = import_protection(session=session, raw=(DEMO_DIR / "car_zones.geojson").read_bytes())
+        clas = import_clas_csv(session=session, vault=vault, path=DEMO_DIR / "car_clas_example.csv",
+                               default_region=settings.default_region)  # fmt: skip
     console.print(
         f"demo region: Central African Republic, {places.imported + places.already_present} places, "
         f"{units.imported + units.already_present} units, {len({s.key for s in roads.segments})} road segments, "
-        f"{len(zones.zones)} protection zones; alerts to units go to the console (no Twilio account needed)"
+        f"{len(zones.zones)} zones, {clas.imported} CLAs; alerts go to the console (no Twilio account needed)"
     )
     base = f"http://{host}:{port}"
     threading.Thread(target=_announce_when_ready, args=(base, samples), daemon=True).start()
@@ -368,11 +371,13 @@ def _register_domain_commands() -> None:
     from app.protection.cli import register as register_protection
     from app.routing.cli import register as register_routing
     from app.units.cli import register as register_units
+    from app.verification.cli import register as register_verification
 
     register_geo(cli)
     register_units(cli)
     register_protection(cli)
     register_routing(cli)
+    register_verification(cli)
 
 
 _register_domain_commands()

@@ -61,3 +61,32 @@ def test_redacting_filter_masks_numbers_that_slip_through():
     assert PHONE not in record.getMessage() and "75 43 21 98" not in record.getMessage()
     assert "[redacted-number]" in record.getMessage()
     assert record.getMessage().startswith("call ")
+
+
+def test_the_console_sink_and_the_call_back_path_log_no_number(client, settings, caplog):
+    """A beep's call-back SMS carries the caller's number to the CLA; the console sink must not log it."""
+    from app import worker
+    from app.core.db import transaction
+    from app.notify import tasks as notify_tasks
+    from app.security.signatures import sign_twilio
+    from app.verification import service as verification
+    from tests.conftest import TWILIO_TOKEN
+    from tests.helpers import new_sid, register_reporter
+
+    caplog.set_level(logging.DEBUG)
+    vault, factory = client.app.state.vault, client.app.state.sessionmaker
+    with transaction(factory) as session:
+        verification.register_cla(session=session, vault=vault, name="CLA Bozoum", phone="+23672300001",
+                                  default_region="CF", area=verification.Area("Bozoum", 6.317, 16.378, 40.0),
+                                  languages=["fr"], schedule=[])  # fmt: skip
+    register_reporter(factory, vault, PHONE, home_lat=6.32, home_lon=16.38, home_place="Bozoum")
+    form = {"CallSid": new_sid("CA"), "From": PHONE, "To": "+23670000000", "AccountSid": "AC" + "1" * 32}
+    url = "http://testserver/twilio/voice"
+    client.post(url, data=form, headers={"X-Twilio-Signature": sign_twilio(auth_token=TWILIO_TOKEN, url=url,
+                                                                          params=form)})  # fmt: skip
+    tasks.process_due(factory=factory, vault=vault, batch_size=10, retry_schedule=[1])
+    channels = worker.notify_channels(settings, client.app.state.keys)  # no Twilio account: the console sink
+    sent = notify_tasks.send_due(factory=factory, vault=vault, channels=channels,
+                                 config=notify_tasks.SendSettings(None, [1], 3))  # fmt: skip
+    assert sent == 1 and "outbound sms callback" in caplog.text
+    assert_clean(caplog.text)

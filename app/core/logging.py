@@ -20,6 +20,11 @@ class PhoneRedactingFilter(logging.Filter):
         return True
 
 
+def redact_numbers(text: str) -> str:
+    """The text with anything shaped like a phone number masked."""
+    return _PHONE_LIKE.sub("[redacted-number]", text)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Log to stderr with timestamps; every handler gets the redacting filter."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sse_starlette.sse import EventSourceResponse
@@ -22,6 +23,8 @@ STREAM_RESPONSES = {
 }
 # A client that stops reading is dropped rather than buffered for without end.
 SEND_TIMEOUT_SECONDS = 30
+# How long a stream may take to finish on shutdown before it is cut (it ends within a read of the table).
+SHUTDOWN_GRACE_SECONDS = 5
 
 
 def stream_viewer(
@@ -46,8 +49,11 @@ async def feed_stream(
 ) -> EventSourceResponse:
     """Stream feed events after Last-Event-ID (or from now), then each one as it commits."""
     start = last_event_id if last_event_id is not None else after
+    closing = anyio.Event()  # set by sse-starlette when the server shuts down: the stream then ends by itself
     return EventSourceResponse(
-        stream.follow(request.app.state.sessionmaker, start),
+        stream.follow(request.app.state.sessionmaker, start, closing),
         ping=stream.PING_SECONDS,
         send_timeout=SEND_TIMEOUT_SECONDS,
+        shutdown_event=closing,
+        shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
     )

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import anyio
+import anyio.abc
 import psycopg
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -89,7 +90,7 @@ class Listener:
         self._thread.start()
 
     def stop(self, timeout: float = 5) -> None:
-        """Stop listening; returns within about a second."""
+        """Stop listening; returns within about half a second."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -107,7 +108,7 @@ class Listener:
             connection.execute(f"LISTEN {events.CHANNEL}")
             self._on_notify()  # whatever committed while nobody was listening
             while not self._stop.is_set():
-                for _notification in connection.notifies(timeout=1.0):  # 1 s: how long stop() may wait
+                for _notification in connection.notifies(timeout=0.5):  # how long stop() may wait
                     self._on_notify()
 
 
@@ -172,20 +173,36 @@ def read_after(factory: sessionmaker[Session], position: int) -> list[ServerSent
         return None
 
 
-async def follow(factory: sessionmaker[Session], last_event_id: int | None) -> AsyncIterator[ServerSentEvent]:
-    """Every feed event after `last_event_id` (or from now), then each new one as it commits, for a while."""
+async def follow(
+    factory: sessionmaker[Session], last_event_id: int | None, closing: anyio.Event | None = None
+) -> AsyncIterator[ServerSentEvent]:
+    """Every feed event after `last_event_id` (or from now), then each new one as it commits, until `closing` is
+    set or the stream's lifetime is over."""
+    closing = closing or anyio.Event()
     with hub.waiter() as woken:  # registered before the first read: no commit can slip between read and wait
         position, notice = await anyio.to_thread.run_sync(resume_point, factory, last_event_id)
         yield ServerSentEvent(comment=f"following the feed after {position}", retry=RECONNECT_MS)
         if notice is not None:
             yield notice
         deadline = anyio.current_time() + MAX_LIFETIME_SECONDS
-        while anyio.current_time() < deadline:
+        while not closing.is_set() and anyio.current_time() < deadline:
             woken.clear()
             batch = await anyio.to_thread.run_sync(read_after, factory, position)
             for item in batch or []:
                 yield item
                 position = int(item.id)  # type: ignore[arg-type]
             if batch is None or len(batch) < BATCH:
-                with anyio.move_on_after(min(POLL_SECONDS, deadline - anyio.current_time())):
-                    await woken.wait()
+                await first_of(woken, closing, timeout=min(POLL_SECONDS, deadline - anyio.current_time()))
+
+
+async def first_of(*flags: asyncio.Event | anyio.Event, timeout: float) -> None:
+    """Return as soon as one of the flags is set, or after `timeout` seconds."""
+
+    async def wait(flag: asyncio.Event | anyio.Event, group: anyio.abc.TaskGroup) -> None:
+        await flag.wait()
+        group.cancel_scope.cancel()
+
+    with anyio.move_on_after(timeout):
+        async with anyio.create_task_group() as group:
+            for flag in flags:
+                group.start_soon(wait, flag, group)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from app.core.logging import redact_numbers
 from app.notify.ports import OutboundMessage, SendResult, is_e164
 from app.reporters.phones import mask
 
@@ -60,7 +61,9 @@ class ConsoleChannel:
         )
         with self._lock:
             self._records.append(record)
-        logger.info("outbound %s %s to %s: %s", record.kind, record.idempotency_key, record.recipient, record.text)
+        # A call-back SMS carries the caller's number to the CLA: the log shows the text without it.
+        logger.info("outbound %s %s to %s: %s", record.kind, record.idempotency_key, record.recipient,
+                    redact_numbers(record.text))  # fmt: skip
         return SendResult.ok(record.provider_id, "delivered")
 
     def recent(self) -> list[ConsoleRecord]:
