@@ -94,6 +94,7 @@ def worker_loops(
     send_config = notify_tasks.SendSettings(
         public_base_url=settings.public_base_url, retry_seconds=settings.notify_retry_seconds,
         max_attempts=settings.notify_max_attempts, voice_language=settings.default_language,
+        voice_prompts_url=settings.voice_prompts_url,
     )  # fmt: skip
     batch = settings.worker_batch_size
     outbox = BackgroundLoop(

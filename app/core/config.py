@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     # Verification: CLA duty schedules are in this time zone; a held alert escalates anyway after this long.
     timezone: str = "Africa/Bangui"
     verification_hold_minutes: float = 20.0
+    # Recorded voice prompts for languages Twilio cannot speak (sg, ln, sw): {url}/{language}/{purpose}.mp3.
+    voice_prompts_url: str | None = None
 
     # Bearer tokens for scripts (POST /api/v1/auth/token) live this long.
     token_hours: float = 12.0

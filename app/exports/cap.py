@@ -1,7 +1,8 @@
 """An incident as an OASIS CAP 1.2 alert, one message of the incident's thread (pure).
 
 The thread: the incident as it was opened is the Alert (revision 0); each later change on its timeline is an
-Update (revision n) whose `references` names the message before it; a false alarm or a merge is a Cancel.
+Update (revision n) whose `references` names the message before it and the Alert; a false alarm or a merge is a
+Cancel. Every message also names the incident in `incidents`, so a reader that missed some can still group them.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Message:
     identifier: str
     sent: datetime
     msg_type: str  # Alert, Update, Cancel
-    references: str | None  # "sender,identifier,sent" of the message before it
+    references: str | None  # "sender,identifier,sent" of the Alert and of the message before this one
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,13 @@ def message(
     revision = len(versions) - 1
     sent = versions[-1]
     msg_type = "Cancel" if record.status in VOID else ("Update" if revision else "Alert")
-    references = None
-    if revision:
-        before = versions[-2]
-        references = f"{sender},{identifier(record.ref, before, revision - 1, deployment)},{cap_datetime(before)}"
-    return Message(identifier(record.ref, sent, revision, deployment), sent, msg_type, references)
+    # Several changes can land between two reads, so the message before may never have been seen: name the
+    # Alert too, which every reader of the thread has.
+    earlier = sorted({0, revision - 1}) if revision else []
+    references = " ".join(
+        f"{sender},{identifier(record.ref, versions[n], n, deployment)},{cap_datetime(versions[n])}" for n in earlier
+    )
+    return Message(identifier(record.ref, sent, revision, deployment), sent, msg_type, references or None)
 
 
 def alert(

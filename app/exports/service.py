@@ -13,8 +13,12 @@ from sqlalchemy.orm import Session
 from app.exports.facts import IncidentRecord
 from app.incidents.models import Incident, IncidentEvent
 
-# Timeline lines that are bookkeeping rather than news about the incident: they start no new CAP message.
-QUIET_KINDS = frozenset({"created", "escalation_started", "notified"})
+# Timeline lines that change what an incident's alert says: reports joining or leaving, status, priority and
+# verification. Everything else (ranking, notifications, holds, verification requests…) is bookkeeping, and so is
+# any kind added later until it is listed here.
+NEWS_KINDS = frozenset({"report_added", "report_rejected", "merged", "split", "status", "priority", "verified"})
+READ_KINDS = NEWS_KINDS | {"held"}
+Line = tuple[datetime, str, dict[str, Any]]
 
 
 def find(
@@ -36,31 +40,37 @@ def records(*, session: Session, incidents: Sequence[Incident]) -> list[Incident
     into_ids = {i.merged_into_id for i in incidents if i.merged_into_id is not None}
     refs: dict[int | None, str] = {}
     if into_ids:
-        refs.update(session.execute(select(Incident.id, Incident.ref).where(Incident.id.in_(into_ids))).tuples())
+        refs.update(session.execute(select(Incident.id, Incident.ref).where(Incident.id.in_(into_ids))).tuples().all())
     return [IncidentRecord.of(i, refs.get(i.merged_into_id)) for i in incidents]
 
 
 def changes(*, session: Session, incidents: Sequence[Incident]) -> dict[int, list[datetime]]:
-    """Per incident id, when its timeline recorded a change other systems should hear about, in order."""
+    """Per incident id, when its timeline recorded news other systems should hear about, in order."""
     if not incidents:
         return {}
     rows = session.execute(
         select(IncidentEvent.incident_id, IncidentEvent.at, IncidentEvent.kind, IncidentEvent.data)
-        .where(IncidentEvent.incident_id.in_([i.id for i in incidents]), IncidentEvent.kind.not_in(QUIET_KINDS))
+        .where(IncidentEvent.incident_id.in_([i.id for i in incidents]), IncidentEvent.kind.in_(READ_KINDS))
         .order_by(IncidentEvent.id)
     )
-    found: dict[int, list[datetime]] = defaultdict(list)
+    timelines: dict[int, list[Line]] = defaultdict(list)
     for incident_id, at, kind, data in rows:
-        if is_change(kind, data or {}):
-            found[incident_id].append(at)
+        timelines[incident_id].append((at, kind, data or {}))
+    return {incident_id: news(lines) for incident_id, lines in timelines.items()}
+
+
+def news(timeline: Sequence[Line]) -> list[datetime]:
+    """When the timeline's lines changed what the incident's alert says (pure); its opening is not among them."""
+    found, held = [], False
+    for at, kind, data in timeline:
+        held = held or kind == "held"
+        if kind not in NEWS_KINDS:
+            continue
+        # Escalation starts in the transaction that opens the incident, unless the alert was held for its CLA:
+        # then its release is news.
+        if kind == "status" and (data.get("from"), data.get("to")) == ("open", "escalated") and not held:
+            continue
+        if kind == "split" and "from" in data:
+            continue  # the new half of a split: opened by it, so its first message is an Alert
+        found.append(at)
     return found
-
-
-def is_change(kind: str, data: dict[str, Any]) -> bool:
-    """Whether a timeline line changes what the incident's alert says (pure)."""
-    if kind in QUIET_KINDS:
-        return False
-    if kind == "status" and (data.get("from"), data.get("to")) == ("open", "escalated"):
-        return False  # escalation starting, in the transaction that opened the incident
-    # The new half of a split is opened by it: its first message is an Alert, not an Update.
-    return not (kind == "split" and "from" in data)

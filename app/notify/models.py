@@ -31,6 +31,7 @@ class Notification(Base):
     channel: Mapped[str] = mapped_column(String(12))  # sms, voice, webhook, console
     address_masked: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)  # Kengele's own words, never a reporter's message
+    language: Mapped[str | None] = mapped_column(String(8))  # of a voice call; None: the deployment's
     validity_s: Mapped[int | None]
     # pending (due to send), sent (the provider took it), failed (it never will), canceled (no longer needed)
     state: Mapped[str] = mapped_column(String(12), default="pending")

@@ -19,7 +19,7 @@ SENDING_STALE = timedelta(minutes=5)
 def enqueue(
     *, session: Session, key: str, purpose: str, channel: str, masked: str, text: str, now: datetime,
     contact_id: int | None = None, reporter_id: int | None = None, incident_id: int | None = None,
-    unit_id: int | None = None, validity_s: int | None = None,
+    unit_id: int | None = None, validity_s: int | None = None, language: str | None = None,
 ) -> bool:  # fmt: skip
     """Write the intent to send to a unit contact or a reporter; a key already written is a no-op (False)."""
     if (contact_id is None) == (reporter_id is None):
@@ -29,7 +29,8 @@ def enqueue(
         {
             "key": key, "purpose": purpose, "channel": channel, "contact_id": contact_id, "reporter_id": reporter_id,
             "address_masked": masked[:64], "text": text, "incident_id": incident_id, "unit_id": unit_id,
-            "validity_s": validity_s, "state": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+            "validity_s": validity_s, "language": language, "state": "pending", "attempts": 0,
+            "next_attempt_at": now, "created_at": now,
         },
         ["key"],
     )  # fmt: skip

@@ -30,6 +30,7 @@ class SendSettings:
     retry_seconds: list[int]
     max_attempts: int
     voice_language: str = "fr"
+    voice_prompts_url: str | None = None  # recordings: {url}/{language}/{purpose}.mp3
 
 
 def send_due(
@@ -68,13 +69,25 @@ def _message(session: Session, vault: Vault, row: Notification, config: SendSett
     if row.channel == "voice":
         # An alert call is acknowledged with 1; a CLA's confirmation call is answered 1, 2 or 3.
         action = "/twilio/voice/confirm" if row.purpose == "confirm" else "/twilio/voice/gather"
-        voice = twiml.acknowledge_prompt(row.text, _url(config, action) or "", config.voice_language)
+        voice = _prompt(row, _url(config, action) or "", config)
     return OutboundMessage(
         idempotency_key=row.key, kind=row.channel, to=address, text=row.text, twiml=voice,  # type: ignore[arg-type]
         status_callback=_url(config, "/twilio/status") if row.channel in ("sms", "voice") else None,
         validity_period_s=row.validity_s,
         payload={"key": row.key, "purpose": row.purpose, "text": row.text} if row.channel == "webhook" else None,
     )  # fmt: skip
+
+
+def _prompt(row: Notification, action_url: str, config: SendSettings) -> str:
+    """The call's TwiML: spoken where Twilio speaks the language, else the recording of this prompt, else the
+    deployment's language."""
+    language = row.language or config.voice_language
+    if language in twiml.TTS:
+        return twiml.acknowledge_prompt(row.text, action_url, language)
+    if config.voice_prompts_url:
+        recording = f"{config.voice_prompts_url.rstrip('/')}/{language}/{row.purpose}.mp3"
+        return twiml.acknowledge_prompt("", action_url, language, recording)
+    return twiml.acknowledge_prompt(row.text, action_url, config.voice_language)
 
 
 def _address(session: Session, vault: Vault, row: Notification) -> tuple[str | None, str | None]:

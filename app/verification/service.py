@@ -129,13 +129,15 @@ def request(
         data={"cla": cla.name if cla else None, "held": decision.hold, "reason": decision.reason},
     )
     if cla is not None:
-        words = _messages(cla.languages[0] if cla.languages else language)
+        spoken = cla.languages[0] if cla.languages else language
+        words = _messages(spoken)
         text = words["confirm"].format(ref=incident.ref, category=_category(words, incident),
                                        place=incident.place or words["unknown_place"])  # fmt: skip
         for channel in ("voice", "sms"):
             outbox.enqueue(session=session, key=f"confirm:{incident.ref}:{channel}", purpose="confirm",
                            channel=channel, masked=_masked(session, cla), text=text, now=now,
-                           reporter_id=cla.reporter_id, incident_id=incident.id)  # fmt: skip
+                           reporter_id=cla.reporter_id, incident_id=incident.id,
+                           language=spoken if channel == "voice" else None)  # fmt: skip
     return verification
 
 

@@ -226,3 +226,20 @@ def later_now():
     from app.core.clock import utcnow
 
     return utcnow()
+
+
+def test_a_sango_speaking_cla_hears_the_recording_when_one_is_configured(kengele, twilio_api, factory, vault):
+    from dataclasses import replace
+
+    from app.notify import tasks as notify_tasks
+
+    with transaction(factory) as session:
+        service.register_cla(session=session, vault=vault, name="CLA Bria", phone=CLA_PHONE, default_region="CF",
+                             area=service.Area("Bria", *BRIA, 40.0), languages=["sg", "fr"], schedule=[])  # fmt: skip
+    post_sms(kengele.client, sms_form(From=STRANGER, Body="Attaque des hommes armés à Bria, 5 morts"))
+    kengele.work()
+    config = replace(kengele.send_settings, voice_prompts_url="https://alerts.example.org/prompts")
+    notify_tasks.send_due(factory=factory, vault=vault, channels=kengele.channels, config=config)
+    _, spoken = confirmation_call(twilio_api)
+    assert validate_twiml(spoken) == []
+    assert "<Play>https://alerts.example.org/prompts/sg/confirm.mp3</Play>" in spoken and "<Say" not in spoken
