@@ -18,6 +18,7 @@ from app.incidents.models import Incident, IncidentEvent, Report
 from app.incidents.schemas import EscalationOut, EventOut, IncidentDetail, IncidentOut, IncidentPage, Note, ReportOut
 from app.operators.dependencies import OperatorOnDuty, Viewer
 from app.reporters.models import Reporter
+from app.verification import trust as trust_rules
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 FORBIDDEN = {401: {"description": "No, or no live, bearer token"}, 403: {"description": "Role too low"}}
@@ -70,17 +71,18 @@ def incident_detail(ref: str, _: Viewer, session: SessionDep) -> IncidentDetail:
     """One incident with its reports (reporters masked), timeline and escalation."""
     incident = _get(session, ref)
     rows = session.execute(
-        select(Report, Reporter.phone_masked)
+        select(Report, Reporter)
         .outerjoin(Reporter, Reporter.id == Report.reporter_id)
         .where(Report.incident_id == incident.id)
         .order_by(Report.received_at)
     ).all()
     reports = [
-        ReportOut(id=r.id, received_at=r.received_at, channel=r.channel, reporter=masked, language=r.language,
+        ReportOut(id=r.id, received_at=r.received_at, channel=r.channel, reporter=who.phone_masked if who else None,
+                  reporter_kind=who.kind if who else None, reporter_trust=_trust(who), language=r.language,
                   category=r.category, severity=r.severity, body=r.body, location_method=r.location_method,
                   location_text=r.location_text, precision_m=r.precision_m, repeat=r.repeat_of_id is not None,
                   rejected=r.rejected_at is not None)
-        for r, masked in rows
+        for r, who in rows
     ]  # fmt: skip
     timeline = [EventOut.model_validate(e, from_attributes=True) for e in session.scalars(
         select(IncidentEvent).where(IncidentEvent.incident_id == incident.id).order_by(IncidentEvent.id))]  # fmt: skip
@@ -116,6 +118,12 @@ def resolve(ref: str, operator: OperatorOnDuty, session: SessionDep, body: Note 
     escalation.close(session=session, incident=incident, state="resolved", now=utcnow())
     audit.record(session=session, actor=operator.username, action="incident.resolve", target=f"incident:{incident.ref}")
     return IncidentOut.model_validate(incident, from_attributes=True)
+
+
+def _trust(reporter: Reporter | None) -> float | None:
+    if reporter is None:
+        return None
+    return reporter.trust if reporter.trust is not None else trust_rules.trust(reporter.kind, 0, 0)
 
 
 def _get(session, ref: str) -> Incident:

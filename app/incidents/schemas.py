@@ -39,6 +39,8 @@ class ReportOut(BaseModel):
     received_at: datetime
     channel: str
     reporter: str | None = Field(description="masked number or partner member; reveal is a separate, audited call")
+    reporter_kind: str | None
+    reporter_trust: float | None = Field(description="share of the sender's alerts expected to hold up (0-1)")
     language: str | None
     category: str | None
     severity: str | None

@@ -243,3 +243,14 @@ def test_a_sango_speaking_cla_hears_the_recording_when_one_is_configured(kengele
     _, spoken = confirmation_call(twilio_api)
     assert validate_twiml(spoken) == []
     assert "<Play>https://alerts.example.org/prompts/sg/confirm.mp3</Play>" in spoken and "<Say" not in spoken
+
+
+def test_operators_see_each_reporters_trust_on_the_incident(kengele, twilio_api, factory, vault, cla):
+    register_reporter(factory, vault, STRANGER, false_reports=1, trust=0.333)
+    post_sms(kengele.client, sms_form(From=STRANGER, Body="Attaque des hommes armés à Bria, 5 morts"))
+    post_sms(kengele.client, sms_form(From=VILLAGER, Body="Attaque à Bria, 6 morts"))
+    kengele.work()
+    viewer = token_for(kengele.client, factory, "viewer")
+    [incident] = kengele.client.get("/api/v1/incidents", headers=viewer).json()["items"]
+    reports = kengele.client.get(f"/api/v1/incidents/{incident['ref']}", headers=viewer).json()["reports"]
+    assert sorted(r["reporter_trust"] for r in reports) == [0.333, 0.5]  # a known liar, and a newcomer
