@@ -14,6 +14,7 @@ from app.core import errors, health
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.limits import BodySizeLimit
+from app.exports import router as exports_router
 from app.incidents import router as incidents_router
 from app.intake import router as intake_router
 from app.intake.flows import IntakeGateway
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(intake_router.router)
     app.include_router(notify_router.router)
     for api in (operators_router, incidents_router, units_router, protection_router, routing_router,
-                verification_router):  # fmt: skip
+                verification_router, exports_router):  # fmt: skip
         app.include_router(api.router)
     app.state.channels = channels
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from app.exports.cap import MEDIA_TYPE as CAP_MEDIA_TYPE
 from app.exports.cap import CapAlert
-from app.exports.geojson import iso_utc
+from app.exports.facts import iso_utc
 from app.exports.xmlwriter import Element, to_xml
 
 ATOM_NS = "http://www.w3.org/2005/Atom"

@@ -140,7 +140,8 @@ def _info(record: IncidentRecord, words: dict[str, Any], language: str, headline
     info.add("event", _event(record, words))
     info.add("responseType", response_type(record))
     info.add("urgency", urgency(record))
-    info.add("severity", record.severity.capitalize() if record.severity.capitalize() in SEVERITIES else "Unknown")
+    severity = record.severity.capitalize()  # Kengele keeps CAP's severities, lower-cased
+    info.add("severity", severity if severity in SEVERITIES else "Unknown")
     info.add("certainty", cap_certainty(record.verification, record.reporter_count))
     for name, value in _event_codes(record):
         code = info.add("eventCode")
@@ -233,11 +234,6 @@ def _minute(moment: datetime) -> str:
 def _all_words() -> dict[str, dict[str, Any]]:
     data = json.loads(WORDS_FILE.read_text(encoding="utf-8"))
     return {lang: words for lang, words in data.items() if not lang.startswith("_")}
-
-
-def languages() -> list[str]:
-    """The languages an alert can be written in."""
-    return sorted(_all_words())
 
 
 def feed_title(language: str) -> str:

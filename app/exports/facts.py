@@ -7,7 +7,7 @@ body or a receipt, so no export can leak one however it is written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from app.incidents.models import Incident
 
@@ -63,10 +63,6 @@ class IncidentRecord:
             reporter_count=incident.reporter_count, created_at=incident.created_at, merged_into=merged_into,
         )  # fmt: skip
 
-    @property
-    def located(self) -> bool:
-        return self.lat is not None and self.lon is not None
-
 
 def acled_types(category: str) -> tuple[str | None, str | None]:
     """The ACLED event type and sub-event type for a Kengele category; (None, None) when ACLED has none."""
@@ -84,3 +80,8 @@ def cap_certainty(verification: str, reporter_count: int) -> str:
     if verification in ("unverified", "pending"):
         return "Possible"
     return "Unknown"
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 (RFC 3339) in UTC to the second, with a Z."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
-from app.exports.facts import IncidentRecord, acled_types, cap_certainty
+from app.exports.facts import IncidentRecord, acled_types, cap_certainty, iso_utc
 
 MEDIA_TYPE = "application/geo+json"
 # RFC 7946 §11.2: six decimals are about 10 cm, far finer than any report; more only adds bytes.
@@ -46,11 +45,6 @@ def properties(record: IncidentRecord) -> dict[str, Any]:
         "dead_min": record.dead_min,
         "dead_max": record.dead_max,
     }
-
-
-def iso_utc(moment: datetime) -> str:
-    """ISO 8601 in UTC to the second, with a Z."""
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _point(record: IncidentRecord) -> dict[str, Any] | None:

@@ -6,8 +6,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 
-from app.exports.facts import IncidentRecord, acled_types
-from app.exports.geojson import iso_utc
+from app.exports.facts import IncidentRecord, acled_types, iso_utc
 
 MEDIA_TYPE = "text/csv; charset=utf-8"
 # Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV injection").

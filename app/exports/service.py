@@ -38,9 +38,8 @@ def find(
 def records(*, session: Session, incidents: Sequence[Incident]) -> list[IncidentRecord]:
     """The public record of each incident, with the reference a merged one went into."""
     into_ids = {i.merged_into_id for i in incidents if i.merged_into_id is not None}
-    refs: dict[int | None, str] = {}
-    if into_ids:
-        refs.update(session.execute(select(Incident.id, Incident.ref).where(Incident.id.in_(into_ids))).tuples().all())
+    query = select(Incident.id, Incident.ref).where(Incident.id.in_(into_ids))
+    refs: dict[int | None, str] = dict(session.execute(query).all()) if into_ids else {}
     return [IncidentRecord.of(i, refs.get(i.merged_into_id)) for i in incidents]
 
 

@@ -31,6 +31,7 @@ class Element:
         return child
 
     def append(self, child: Element) -> Element:
+        """Append a built element and return it."""
         self.children.append(child)
         return child
 

@@ -8,7 +8,8 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
@@ -37,6 +38,10 @@ RECONNECT_MS = 2000
 CATCH_UP_LIMIT = 1000
 BATCH = 200
 LISTENER_RETRY_SECONDS = 2.0
+# The streams' reads get threads of their own: a read waiting for SQLite's write lock (a worker batch) must not
+# hold one of the threads the API's routes run in.
+_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="feed-read")
+T = TypeVar("T")
 
 
 class Hub:
@@ -173,6 +178,11 @@ def read_after(factory: sessionmaker[Session], position: int) -> list[ServerSent
         return None
 
 
+async def in_reader_thread(function: Callable[..., T], *args: Any) -> T:
+    """Run a blocking read in the feed's own threads."""
+    return await asyncio.get_running_loop().run_in_executor(_READS, function, *args)
+
+
 async def follow(
     factory: sessionmaker[Session], last_event_id: int | None, closing: anyio.Event | None = None
 ) -> AsyncIterator[ServerSentEvent]:
@@ -180,14 +190,14 @@ async def follow(
     set or the stream's lifetime is over."""
     closing = closing or anyio.Event()
     with hub.waiter() as woken:  # registered before the first read: no commit can slip between read and wait
-        position, notice = await anyio.to_thread.run_sync(resume_point, factory, last_event_id)
+        position, notice = await in_reader_thread(resume_point, factory, last_event_id)
         yield ServerSentEvent(comment=f"following the feed after {position}", retry=RECONNECT_MS)
         if notice is not None:
             yield notice
         deadline = anyio.current_time() + MAX_LIFETIME_SECONDS
         while not closing.is_set() and anyio.current_time() < deadline:
             woken.clear()
-            batch = await anyio.to_thread.run_sync(read_after, factory, position)
+            batch = await in_reader_thread(read_after, factory, position)
             for item in batch or []:
                 yield item
                 position = int(item.id)  # type: ignore[arg-type]

@@ -43,6 +43,8 @@ class Report(Base):
     location_method: Mapped[str | None] = mapped_column(String(20))
     location_place_id: Mapped[int | None] = mapped_column(ForeignKey("place.id", ondelete="SET NULL"))
     location_text: Mapped[str | None] = mapped_column(String(200))
+    # The gazetteer's name for it ("Ndélé region"), where location_text is what the sender wrote ("ndele").
+    location_place: Mapped[str | None] = mapped_column(String(200))
     location_confidence: Mapped[float | None]
     # "13 km from Bria": the report lies on a circle of this radius around (lat, lon); see geo.locate.Location.
     ring_m: Mapped[float | None]

@@ -25,7 +25,7 @@ FORBIDDEN = {401: {"description": "No, or no live, bearer token"}, 403: {"descri
 MISSING = {**FORBIDDEN, 404: {"description": "No such incident"}, 409: {"description": "Not possible in its state"}}
 Status = Literal["open", "escalated", "acknowledged", "responding", "resolved", "false_alarm", "merged"]
 # Unprioritised incidents sort after P4; within a priority, the latest news first.
-_URGENCY = case((Incident.priority.is_(None), 9), else_=Incident.priority)
+_URGENCY = case((Incident.priority.is_(None), "P9"), else_=Incident.priority)
 
 
 @router.get("", responses=FORBIDDEN)

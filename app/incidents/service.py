@@ -247,7 +247,7 @@ def _place_name(report: Report) -> str | None:
         place = object_session(report).get(Place, report.location_place_id)  # type: ignore[union-attr]
         if place is not None:
             return place.name
-    return report.location_text or None
+    return report.location_place or report.location_text or None
 
 
 def record(*, session: Session, incident: Incident, kind: str, actor: str, data: dict[str, Any] | None = None) -> None:

@@ -133,5 +133,6 @@ def apply(report: Report, result: ParseResult, location: Location) -> None:
     report.location_method = location.method
     report.location_place_id = location.place_id if location.place_id and location.place_id > 0 else None
     report.location_text = (location.matched_text or "")[:200] or None
+    report.location_place = (location.place or "")[:200] or None
     report.location_confidence = location.confidence
     report.ring_m = location.ring_m

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from app.exports.router import router
+from app.incidents.models import Incident
+from app.incidents.schemas import IncidentOut
 from tests.deployment import token_for
 from tests.helpers import post_sms, sms_form
 
@@ -33,3 +37,14 @@ def send(kengele) -> Callable[..., None]:
 
     return send
 
+
+@pytest.fixture
+def stored(factory) -> Callable[[], list[dict[str, Any]]]:
+    """The incidents as stored, shaped as the incidents API shows them, to compare the exports with."""
+
+    def stored() -> list[dict[str, Any]]:
+        with factory() as session:
+            rows = session.scalars(select(Incident).where(Incident.status != "merged").order_by(Incident.id))
+            return [IncidentOut.model_validate(i, from_attributes=True).model_dump() for i in rows]
+
+    return stored

@@ -66,14 +66,14 @@ def test_the_validator_notices_what_rfc_7946_forbids():
     assert len(rfc7946_problems({"type": "FeatureCollection", "crs": {}, "features": bad})) == 5  # + crs, ids repeat
 
 
-def test_open_incidents_are_rfc_7946_points_in_lon_lat_order(kengele, viewer, send):
+def test_open_incidents_are_rfc_7946_points_in_lon_lat_order(kengele, viewer, send, stored):
     send("Attaque des hommes armés à Bria, 12 morts")
     send("Des hommes armés vus près de Ndélé hier, on a peur", "+23672110005")
     answer = kengele.client.get(URL, headers=viewer)
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/geo+json"
     document = answer.json()
     assert rfc7946_problems(document) == []
-    listed = {i["ref"]: i for i in kengele.client.get("/api/v1/incidents", headers=viewer).json()["items"]}
+    listed = {i["ref"]: i for i in stored()}
     features = {f["id"]: f for f in document["features"]}
     assert set(features) == set(listed)
     for ref, feature in features.items():
@@ -101,11 +101,11 @@ def test_an_unlocated_incident_has_a_null_geometry(kengele, viewer, send):
     assert feature["properties"]["dead_min"] == 3
 
 
-def test_status_and_since_choose_the_incidents(kengele, viewer, send, factory):
+def test_status_and_since_choose_the_incidents(kengele, viewer, send, stored, factory):
     send("Attaque des hommes armés à Bria, 12 morts")
     send("Des hommes armés vus près de Ndélé hier, on a peur", "+23672110005")
     operator = token_for(kengele.client, factory, "operator", "op.amina")
-    [bria] = [i for i in kengele.client.get("/api/v1/incidents", headers=viewer).json()["items"] if i["place"] == "Bria"]
+    [bria] = [i for i in stored() if i["place"] == "Bria"]
     assert kengele.client.post(f"/api/v1/incidents/{bria['ref']}/resolve", headers=operator).status_code == 200
 
     def refs(**params) -> list[str]:
