@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -80,12 +81,30 @@ def ensure_postgres() -> None:
     sys.exit("[dev] PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started; the suite needs it")
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """The browser tests drive Debian's chromium; install it when missing and this machine can (root, apt)."""
+    if CHROMIUM.exists():
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        say("installing chromium for the browser tests (apt-get, once)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if run("apt-get", "install", "-y", "-q", "chromium", env=env):
+            run("apt-get", "update", "-q", env=env)
+            run("apt-get", "install", "-y", "-q", "chromium", env=env)
+    if not CHROMIUM.exists():
+        say("chromium is not installed: the browser tests will be skipped (apt-get install chromium)")
+
+
 def test(pytest_args: list[str]) -> int:
     """Lint, then run the suite once per database backend; fail if either fails or runs nothing."""
     if run(BIN / "ruff", "check", "."):
         say("ruff found problems")
         return 1
     ensure_postgres()
+    ensure_chromium()
     results = {}
     for backend in ("sqlite", "postgresql"):
         say(f"test suite on {backend}")

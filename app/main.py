@@ -15,6 +15,8 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.limits import BodySizeLimit
 from app.exports import router as exports_router
+from app.feed import router as feed_router
+from app.feed import stream as feed_stream
 from app.incidents import router as incidents_router
 from app.intake import router as intake_router
 from app.intake.flows import IntakeGateway
@@ -60,7 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.warning("Twilio intake is closed: KENGELE_TWILIO_AUTH_TOKEN is not set")
         for loop in loops:
             loop.start()
+        feed_stream.start_feed(_app.state)  # PostgreSQL: LISTEN for other processes' events; SQLite: nothing
         yield
+        feed_stream.stop_feed(_app.state)
         for loop in loops:
             loop.stop()
         gateway.close()
@@ -86,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(intake_router.router)
     app.include_router(notify_router.router)
     for api in (operators_router, incidents_router, units_router, protection_router, routing_router,
-                verification_router, exports_router):  # fmt: skip
+                verification_router, exports_router, feed_router):  # fmt: skip
         app.include_router(api.router)
     app.state.channels = channels
 
