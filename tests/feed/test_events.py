@@ -39,9 +39,7 @@ def test_a_committed_change_writes_its_events_and_a_rolled_back_one_writes_none(
     assert received == ["K-1001"]
 
 
-def test_a_rolled_back_savepoint_drops_only_its_own_events_and_a_released_one_waits_for_the_commit(
-    factory, received
-):
+def test_a_rolled_back_savepoint_drops_only_its_own_events_and_a_released_one_waits_for_the_commit(factory, received):
     with transaction(factory) as session:
         feed.publish(session, event("K-2001"))
         with pytest.raises(RuntimeError), session.begin_nested():

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from types import SimpleNamespace
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from app.core.db import transaction
 from app.feed import events as feed
@@ -131,3 +134,44 @@ def test_a_stream_ends_after_its_lifetime_and_says_how_soon_to_reconnect(kengele
         assert first.retry == str(stream.RECONNECT_MS)
         while (message := reader.next(timeout=3)) is not None:
             assert message.event is None  # pings only, then the end
+
+
+def test_the_listener_hears_commits_on_other_connections_and_stops_promptly(engine, backend):
+    if backend != "postgresql":
+        pytest.skip("LISTEN is PostgreSQL's")
+    heard = threading.Event()
+    listener = stream.Listener(engine.url.set(drivername="postgresql").render_as_string(False), heard.set)
+    listener.start()
+    try:
+        assert heard.wait(5)  # on connecting: whatever committed while nobody listened
+        heard.clear()
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_notify(:channel, '')"), {"channel": feed.CHANNEL})
+        assert heard.wait(2)
+    finally:
+        started = time.monotonic()
+        listener.stop()
+    assert time.monotonic() - started < 2
+
+
+def test_the_listener_waits_out_an_unreachable_database_and_still_stops(caplog):
+    listener = stream.Listener("postgresql://postgres@127.0.0.1:1/nowhere", lambda: None)
+    listener.start()
+    deadline = time.monotonic() + 5
+    while "feed listener: OperationalError; retrying" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    listener.stop()
+    assert "feed listener: OperationalError; retrying" in caplog.text
+
+
+def test_start_feed_listens_only_on_postgresql_and_once(engine, backend):
+    state = SimpleNamespace(engine=engine)
+    stream.start_feed(state)
+    try:
+        first = getattr(state, "feed_listener", None)
+        assert (first is not None) == (backend == "postgresql")
+        stream.start_feed(state)
+        assert getattr(state, "feed_listener", None) is first
+    finally:
+        stream.stop_feed(state)
+    assert getattr(state, "feed_listener", None) is None
