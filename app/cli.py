@@ -183,6 +183,9 @@ def simulate(
     concurrency: Annotated[int, typer.Option(min=1, max=64)] = 8,
     text_column: Annotated[str | None, typer.Option(help="Column holding the message text")] = None,
     from_column: Annotated[str | None, typer.Option(help="Column holding the sender's number")] = None,
+    exercise: Annotated[
+        bool, typer.Option("--exercise", help="A drill: every message, alert and export is marked as an exercise")
+    ] = False,
 ) -> None:
     """Send a CSV of SMS through the real /twilio/sms endpoint, signed as Twilio signs them."""
     from app.intake.simulate import DEMO_ACCOUNT_SID, SimulationError, read_messages, send_all
@@ -201,9 +204,11 @@ def simulate(
             text_column=text_column,
             from_column=from_column,
             account_sid=settings.twilio_account_sid or DEMO_ACCOUNT_SID,
+            exercise=exercise,
         )
         with _progress() as progress:
-            task = progress.add_task(f"sending {file.name}", total=_count_lines(file))
+            label = f"sending {file.name}" + (" as an exercise" if exercise else "")
+            task = progress.add_task(label, total=_count_lines(file))
             report = send_all(
                 messages,
                 post_url=url.rstrip("/") + path,

@@ -72,6 +72,28 @@ def test_simulate_without_a_text_column_is_a_clear_error(env, tmp_path):
     assert "line 1: no message column" in result.stderr
 
 
+def test_simulate_exercise_marks_every_message_as_a_drill(env, factory, tmp_path):
+    from app.incidents.models import Incident
+    from tests.conftest import DEMO_PLACES
+
+    assert run_cli(["import-places", str(DEMO_PLACES)], env, tmp_path).returncode == 0
+    sample = tmp_path / "drill.csv"
+    sample.write_text("id,from,body\n1,+23675000001,Attaque des seleka a Bambari 3 morts\n2,,tirs a Bambari\n")
+    with running(["serve"], env, tmp_path, tmp_path / "server.log") as base:
+        result = run_cli(["simulate", str(sample), "--url", base, "--exercise"], env, tmp_path)
+        assert result.returncode == 0 and "2 sent, 2 accepted, 0 errors" in result.stderr, result.stderr[-2000:]
+        deadline = time.monotonic() + 30
+        while count(factory, Report, Report.understood_at.is_not(None)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert count(factory, InboundMessage, InboundMessage.exercise.is_(True)) == 2
+        assert count(factory, Report, Report.exercise.is_(True)) == 2
+        # The same file for real is not taken for Twilio retrying the drill, and is real.
+        real_before = count(factory, InboundMessage, InboundMessage.exercise.is_(False))  # earlier tests' too
+        assert run_cli(["simulate", str(sample), "--url", base], env, tmp_path).returncode == 0
+        assert count(factory, InboundMessage, InboundMessage.exercise.is_(False)) == real_before + 2
+    assert count(factory, Incident, Incident.exercise.is_(True)) == 1
+
+
 def test_import_places_reports_bad_lines_and_keeps_going(env, factory, tmp_path):
     places = tmp_path / "places.csv"
     places.write_text(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -14,11 +15,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.escalation.models import Escalation, Timer
-from app.escalation.policy import Level, Policy, load_policy
+from app.escalation.policy import PRIORITIES, Level, Policy, load_policy
 from app.feedback.receipts import update_text
 from app.incidents import service as incidents
 from app.incidents.models import Incident, Report
 from app.notify import service as outbox
+from app.notify.models import Notification
 from app.reporters.models import Reporter
 from app.routing import service as routing
 from app.routing.ranking import RankingParams
@@ -32,6 +34,9 @@ MESSAGES_FILE = Path(__file__).with_name("messages.json")
 RESPONDERS = (UnitKind.company_base, UnitKind.temporary_base, UnitKind.patrol, UnitKind.police)
 TIMEOUT = "escalation_timeout"
 ALERT_PURPOSES = ("alert",)
+# An operator's dispatch is a decision, not a step of the escalation: an acknowledgement never cancels it.
+DISPATCH = "dispatch"
+DISPATCH_CHANNELS = ("sms", "voice", "webhook")
 STOPPED = frozenset({"acknowledged", "resolved", "stood_down"})
 RANKING_KEPT = 10
 
@@ -253,14 +258,15 @@ def close(*, session: Session, incident: Incident, state: str, now: datetime) ->
 def stand_down(*, session: Session, incident: Incident, config: EscalationConfig, now: datetime) -> int:
     """A false alarm: stop escalating and tell every unit already alerted, by SMS, to stand down."""
     escalation = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id).with_for_update())
-    if escalation is None:
+    told = set(escalation.notified_unit_ids if escalation else ()) | _dispatched_units(session, incident)
+    if escalation is None and not told:
         return 0
-    if escalation.state != "stood_down":
+    if escalation is not None and escalation.state != "stood_down":
         escalation.state, escalation.updated_at = "stood_down", now
         stop(session=session, escalation=escalation, now=now)
     words = _messages().get(config.language) or _messages()["en"]
     sent = 0
-    for contact in units.contacts(session=session, unit_ids=escalation.notified_unit_ids, channels=["sms", "webhook"]):
+    for contact in units.contacts(session=session, unit_ids=sorted(told), channels=["sms", "webhook"]):
         sent += outbox.enqueue(
             session=session, key=f"stand_down:{incident.ref}:{contact.id}", purpose="stand_down",
             channel=contact.channel, masked=contact.address_masked, text=words["stand_down"].format(ref=incident.ref),
@@ -271,8 +277,60 @@ def stand_down(*, session: Session, incident: Incident, config: EscalationConfig
     return sent
 
 
+def _dispatched_units(session: Session, incident: Incident) -> set[int]:
+    """Units an operator dispatched to the incident: they must hear a stand-down too."""
+    query = select(Notification.unit_id).where(
+        Notification.incident_id == incident.id, Notification.purpose == DISPATCH, Notification.unit_id.is_not(None)
+    )
+    return {unit_id for unit_id in session.scalars(query) if unit_id is not None}
+
+
+def dispatch(
+    *, session: Session, incident: Incident, unit: Unit, actor: str, note: str | None, config: EscalationConfig,
+    now: datetime,
+) -> int:  # fmt: skip
+    """Alert the unit an operator chose, now, on every channel it has; returns how many messages were queued."""
+    escalation = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id))
+    ranking = escalation.ranking if escalation else []
+    eta = next((r["eta_s"] for r in ranking if r["unit_id"] == unit.id), None)
+    text = alert_text(incident, incident.priority or "P?", eta, config.language)
+    batch = uuid.uuid4().hex[:12]  # each dispatch is news, even of the same unit twice: a key of its own
+    queued = 0
+    for contact in units.contacts(session=session, unit_ids=[unit.id], channels=DISPATCH_CHANNELS):
+        queued += outbox.enqueue(
+            session=session, key=f"dispatch:{incident.ref}:{batch}:{contact.id}", purpose=DISPATCH,
+            channel=contact.channel, masked=contact.address_masked, text=text, now=now, contact_id=contact.id,
+            incident_id=incident.id, unit_id=unit.id,
+            validity_s=config.alert_sms_validity_s if contact.channel == "sms" else None,
+        )  # fmt: skip
+    told = {"unit": unit.name, "unit_id": unit.id, "by": actor, "note": note, "messages": queued}
+    incidents.record(session=session, incident=incident, kind="dispatched", actor=actor, data=told)
+    if incident.status == "acknowledged":
+        incidents.set_status(session=session, ref=incident.ref, status="responding", actor=actor,
+                             note=f"{unit.name} dispatched")  # fmt: skip
+    return queued
+
+
+def tighten(
+    *, session: Session, escalation: Escalation, priority: str, config: EscalationConfig, now: datetime
+) -> bool:
+    """Move an active escalation to a stricter priority, its pending deadline to that level's timeout; else False."""
+    # The deadline comes forward too: waiting out a P4 timeout on what is now a P1 would not tighten anything.
+    if escalation.state != "active" or PRIORITIES.index(priority) >= PRIORITIES.index(escalation.priority):
+        return False
+    escalation.priority = priority
+    due = escalation.updated_at + timedelta(seconds=config.policy.level(priority, escalation.level).ack_timeout_s)
+    timer = session.scalar(select(Timer).where(Timer.key == _current_key(escalation), Timer.fired_at.is_(None),
+                                               Timer.canceled_at.is_(None)))  # fmt: skip
+    if timer is not None and due < timer.due_at:
+        timer.due_at = max(due, now)
+    return True
+
+
 def tell_reporters(*, session: Session, incident: Incident, event: str, now: datetime) -> int:
     """Queue one neutral update per reporter of the incident, in their language, naming their own receipt ref."""
+    if incident.exercise:
+        return 0  # drill senders are simulated numbers, and a simulated number may well be a stranger's phone
     rows = session.execute(
         select(Report.reporter_id, Report.receipt_ref, Reporter.language)
         .join(Reporter, Reporter.id == Report.reporter_id)

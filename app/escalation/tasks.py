@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from functools import lru_cache
 
@@ -25,7 +26,6 @@ from app.verification import trust as trust_rules
 
 logger = logging.getLogger(__name__)
 HOLD = "verification_hold"
-PRIORITY_ORDER = {"P1": 1, "P2": 2, "P3": 3, "P4": 4}
 
 
 @lru_cache
@@ -66,19 +66,27 @@ def escalate(session: Session, report: Report) -> None:
         service.start(session=session, incident=incident, config=config(), priority=incident.priority, now=now)
 
 
-def reprioritise(session: Session, incident: Incident) -> str:
-    """Recompute the incident's priority; a stricter one also tightens its escalation; changes go on the timeline."""
+def reprioritise(session: Session, incident: Incident, actor: str = incidents.SYSTEM, note: str | None = None) -> str:
+    """Recompute the priority (an operator's override stands), tighten the escalation, put changes on the timeline."""
     priority, reasons = protection.prioritise(session=session, incident=incident)
+    if incident.priority_override:
+        reasons = [f"set by an operator (computed: {priority})", *reasons]
+        priority = incident.priority_override
     before = incident.priority
     incident.priority, incident.priority_reasons = priority, list(reasons)
     escalation = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id))
-    stricter = escalation is not None and PRIORITY_ORDER[priority] < PRIORITY_ORDER.get(escalation.priority, 9)
-    if stricter and escalation.state == "active":  # type: ignore[union-attr]
-        escalation.priority = priority  # type: ignore[union-attr]  # later levels follow the stricter policy
-    if before is not None and before != priority:
-        incidents.record(session=session, incident=incident, kind="priority", actor=incidents.SYSTEM,
-                         data={"from": before, "to": priority, "reasons": list(reasons)})  # fmt: skip
+    if escalation is not None:
+        service.tighten(session=session, escalation=escalation, priority=priority, config=config(), now=utcnow())
+    if (before is not None and before != priority) or note is not None:
+        data = {"from": before, "to": priority, "reasons": list(reasons)} | ({"reason": note} if note else {})
+        incidents.record(session=session, incident=incident, kind="priority", actor=actor, data=data)
     return priority
+
+
+def override_priority(session: Session, incident: Incident, priority: str, actor: str, reason: str) -> str:
+    """An operator sets the priority: later automatic re-prioritisations keep it, a stricter one tightens now."""
+    incident.priority_override = priority
+    return reprioritise(session, incident, actor=actor, note=reason)
 
 
 def hold(session: Session, incident: Incident, reason: str, now: datetime, minutes: float) -> None:
@@ -94,7 +102,10 @@ def hold(session: Session, incident: Incident, reason: str, now: datetime, minut
 def apply_answer(session: Session, incident: Incident, answer: str, actor: str, via: str) -> bool:
     """A CLA's (or an operator's) answer: a false alarm stands units down; a confirmation escalates a held alert."""
     now = utcnow()
-    if not verification.record_answer(session=session, incident=incident, answer=answer, actor=actor, via=via, now=now):
+    with _trust_kept(session, incident) if incident.exercise else nullcontext():
+        answered = verification.record_answer(session=session, incident=incident, answer=answer, actor=actor, via=via,
+                                              now=now)  # fmt: skip
+    if not answered:
         return False
     if answer == "false":
         if incident.status not in incidents.CLOSED:
@@ -106,6 +117,16 @@ def apply_answer(session: Session, incident: Incident, answer: str, actor: str, 
         if session.scalar(select(Escalation).where(Escalation.incident_id == incident.id)) is None:
             service.start(session=session, incident=incident, config=config(), priority=priority, now=now)
     return True
+
+
+@contextmanager
+def _trust_kept(session: Session, incident: Incident) -> Iterator[None]:
+    """Leave the incident's reporters' trust as it was: a drill proves nothing about a sender, whatever the answer."""
+    query = select(Reporter).join(Report, Report.reporter_id == Reporter.id).where(Report.incident_id == incident.id)
+    kept = [(r, r.confirmed_reports, r.false_reports, r.trust) for r in session.scalars(query).unique()]
+    yield
+    for reporter, confirmed, false, trust in kept:
+        reporter.confirmed_reports, reporter.false_reports, reporter.trust = confirmed, false, trust
 
 
 def reply_codes(session: Session, report: Report) -> None:

@@ -107,12 +107,14 @@ def alert(
     # Never Public: the facts come from informants, and an exact village, time and act can endanger them.
     root.add("scope", "Restricted")
     root.add("restriction", words["restriction"])
-    if msg.msg_type == "Cancel":
-        root.add("note", _cancel_note(record, words))
+    note = _note(record, words, exercise=exercise, cancel=msg.msg_type == "Cancel")
+    if note:
+        root.add("note", note)
     if msg.references:
         root.add("references", msg.references)
     root.add("incidents", record.ref)
     headline = _headline(record, words)
+    headline = words["exercise_headline"].format(headline=headline) if exercise else headline
     root.append(_info(record, words, language, headline))
     return CapAlert(record.ref, msg, headline, root)
 
@@ -214,6 +216,12 @@ def _area(record: IncidentRecord, words: dict[str, Any]) -> Element:
         radius_m = (record.ring_m or 0.0) + (record.precision_m or 0.0)
         area.add("circle", f"{record.lat:.6f},{record.lon:.6f} {_km(radius_m)}")  # latitude first, unlike GeoJSON
     return area
+
+
+def _note(record: IncidentRecord, words: dict[str, Any], *, exercise: bool, cancel: bool) -> str | None:
+    """CAP 1.2 wants an Exercise named as such in <note>, and a Cancel explained there: one note holds both."""
+    notes = ([words["exercise_note"]] if exercise else []) + ([_cancel_note(record, words)] if cancel else [])
+    return " ".join(notes) or None
 
 
 def _cancel_note(record: IncidentRecord, words: dict[str, Any]) -> str:

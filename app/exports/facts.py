@@ -50,6 +50,7 @@ class IncidentRecord:
     reporter_count: int
     created_at: datetime
     merged_into: str | None = None
+    exercise: bool = False  # a drill: CAP status Exercise, and flagged in every other export
 
     @classmethod
     def of(cls, incident: Incident, merged_into: str | None = None) -> IncidentRecord:
@@ -61,6 +62,7 @@ class IncidentRecord:
             first_report_at=incident.first_report_at, last_report_at=incident.last_report_at,
             dead_min=incident.dead_min, dead_max=incident.dead_max, report_count=incident.report_count,
             reporter_count=incident.reporter_count, created_at=incident.created_at, merged_into=merged_into,
+            exercise=incident.exercise,
         )  # fmt: skip
 
 

@@ -44,6 +44,7 @@ def properties(record: IncidentRecord) -> dict[str, Any]:
         "reporter_count": record.reporter_count,
         "dead_min": record.dead_min,
         "dead_max": record.dead_max,
+        "exercise": record.exercise,
     }
 
 

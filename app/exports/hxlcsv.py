@@ -36,6 +36,8 @@ COLUMNS: tuple[tuple[str, str, Callable[[IncidentRecord], Value]], ...] = (
     ("dead_max", "#affected+killed+max", lambda r: r.dead_max),
     ("report_count", "#meta+count", lambda r: r.report_count),
     ("reporter_count", "#meta+count+reporters", lambda r: r.reporter_count),
+    # No core hashtag says "drill" either.
+    ("exercise", "#x_exercise", lambda r: "true" if r.exercise else "false"),
 )
 
 

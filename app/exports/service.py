@@ -22,10 +22,13 @@ Line = tuple[datetime, str, dict[str, Any]]
 
 
 def find(
-    *, session: Session, statuses: Sequence[str] = (), since: datetime | None = None, ref: str | None = None
-) -> list[Incident]:
-    """Incidents in these statuses with a report since `since`, or the one with this reference; oldest first."""
+    *, session: Session, statuses: Sequence[str] = (), since: datetime | None = None, ref: str | None = None,
+    exercise: bool | None = None,
+) -> list[Incident]:  # fmt: skip
+    """Incidents by status, last report since `since` and drill flag (None: both), or one by ref; oldest first."""
     query = select(Incident).order_by(Incident.first_report_at, Incident.id)
+    if exercise is not None:
+        query = query.where(Incident.exercise == exercise)
     if ref is not None:
         query = query.where(Incident.ref == ref.upper())
     if statuses:

@@ -24,7 +24,8 @@ CHANNEL = "kengele_feed"  # PostgreSQL NOTIFY channel: "the feed grew", sent at 
 # increasing order and a reader that has passed id N never sees a smaller id appear later (4821 is clustering's).
 _ORDER_LOCK = 4822
 # What a feed event may carry: public facts of the incident. Never a phone number, a name or a message body.
-PUBLIC_FIELDS = frozenset({"status", "category", "severity", "priority"})
+# `exercise` marks a drill, so that no screen can show one as real.
+PUBLIC_FIELDS = frozenset({"status", "category", "severity", "priority", "exercise"})
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class ReportFacts:
     quoted_refs: tuple[str, ...] = ()
     ring_m: float | None = None  # "N km from Y": on a circle of this radius around (lat, lon)
     dead: int | None = None  # the death toll the message states
+    exercise: bool = False  # a drill report: it joins only drill incidents
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class IncidentFacts:
     last_report_at: datetime
     ring_m: float | None = None  # located only by "N km from Y" reports so far
     dead_range: tuple[int, int] | None = None  # lowest and highest death toll its reports state
+    exercise: bool = False
 
 
 def quoted_refs(text: str) -> tuple[str, ...]:
@@ -185,6 +187,8 @@ def choose_incident(
     report: ReportFacts, candidates: Sequence[IncidentFacts], rules: dict[str, ClusterRule] | None = None
 ) -> IncidentFacts | None:
     """The incident this report joins: one it quotes, else the nearest compatible one in time and space."""
+    # A drill and a real alert are never one event, whatever they say: mixing them would hide a real attack.
+    candidates = [c for c in candidates if c.exercise == report.exercise]
     by_ref = {c.ref: c for c in candidates}
     for ref in report.quoted_refs:
         if ref in by_ref:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -55,6 +55,8 @@ class Report(Base):
     # Keyed hash of the normalised text, to spot a sender sending the same words again.
     text_digest: Mapped[str | None] = mapped_column(String(64))
     rejected_at: Mapped[datetime | None]
+    # A drill message (a signed simulator field said so): it only ever joins exercise incidents.
+    exercise: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Incident(Base):
@@ -91,6 +93,13 @@ class Incident(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
+    # A drill: never mixed with real incidents, and marked as such in every alert, feed event and export.
+    exercise: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # An operator's priority: automatic re-prioritisation keeps it (P1 … P4; None: computed).
+    priority_override: Mapped[str | None] = mapped_column(String(2))
+    # Who in the operations centre is on it, and since when (a claim older than 30 minutes may be taken).
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
 
 
 class IncidentEvent(Base):
@@ -101,6 +110,7 @@ class IncidentEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
     at: Mapped[datetime]
-    kind: Mapped[str] = mapped_column(String(32))  # created, report_added, status, merged, split, report_rejected
+    # created, report_added, status, merged, split, report_rejected, priority, dispatched, note, claimed, released…
+    kind: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(String(64))  # "system" or an operator's username
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -50,5 +50,6 @@ def _summary(incident: Incident, message_ids: list[str]) -> dict[str, Any]:
         "report_count": incident.report_count,
         "reporter_count": incident.reporter_count,
         "confidence": incident.confidence,
+        "exercise": incident.exercise,
         "message_ids": message_ids,
     }

@@ -1,4 +1,5 @@
-"""Incidents through the API: the list (filtered, paged), one incident in full, acknowledge and resolve."""
+"""Incidents through the API: the list (filtered, paged), one incident in full, acknowledge and resolve; the router
+app.main mounts also carries the other operator actions (app/incidents/actions.py) and the reporters."""
 
 from __future__ import annotations
 
@@ -13,22 +14,21 @@ from app.core.clock import utcnow
 from app.core.deps import SessionDep
 from app.escalation import service as escalation
 from app.escalation.models import Escalation
-from app.incidents import service
+from app.incidents import actions, reporter_routes, service
+from app.incidents.dependencies import FORBIDDEN, MISSING
 from app.incidents.models import Incident, IncidentEvent, Report
 from app.incidents.schemas import EscalationOut, EventOut, IncidentDetail, IncidentOut, IncidentPage, Note, ReportOut
 from app.operators.dependencies import OperatorOnDuty, Viewer
 from app.reporters.models import Reporter
 from app.verification import trust as trust_rules
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
-FORBIDDEN = {401: {"description": "No, or no live, bearer token"}, 403: {"description": "Role too low"}}
-MISSING = {**FORBIDDEN, 404: {"description": "No such incident"}, 409: {"description": "Not possible in its state"}}
+incidents_api = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 Status = Literal["open", "escalated", "acknowledged", "responding", "resolved", "false_alarm", "merged"]
 # Unprioritised incidents sort after P4; within a priority, the latest news first.
 _URGENCY = case((Incident.priority.is_(None), "P9"), else_=Incident.priority)
 
 
-@router.get("", responses=FORBIDDEN)
+@incidents_api.get("", responses=FORBIDDEN)
 def list_incidents(
     _: Viewer, session: SessionDep,
     status: Annotated[list[Status] | None, Query(description="any of these statuses; default: every open one")] = None,
@@ -36,6 +36,7 @@ def list_incidents(
     category: Annotated[list[str] | None, Query(max_length=20)] = None,
     since: Annotated[datetime | None, Query(description="last report at or after this time")] = None,
     bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat", max_length=100)] = None,
+    exercise: Annotated[bool | None, Query(description="true: drills only; false: real only; default both")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> IncidentPage:  # fmt: skip
     """Incidents, most urgent first (priority, then latest report)."""
@@ -46,6 +47,8 @@ def list_incidents(
         query = query.where(Incident.category.in_(category))
     if since:
         query = query.where(Incident.last_report_at >= since)
+    if exercise is not None:
+        query = query.where(Incident.exercise == exercise)
     if bbox:
         west, south, east, north = _bbox(bbox)
         query = query.where(Incident.lon.between(west, east), Incident.lat.between(south, north))
@@ -66,7 +69,7 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-@router.get("/{ref}", responses=MISSING)
+@incidents_api.get("/{ref}", responses=MISSING)
 def incident_detail(ref: str, _: Viewer, session: SessionDep) -> IncidentDetail:
     """One incident with its reports (reporters masked), timeline and escalation."""
     incident = _get(session, ref)
@@ -93,7 +96,7 @@ def incident_detail(ref: str, _: Viewer, session: SessionDep) -> IncidentDetail:
     )  # fmt: skip
 
 
-@router.post("/{ref}/acknowledge", responses=MISSING)
+@incidents_api.post("/{ref}/acknowledge", responses=MISSING)
 def acknowledge(ref: str, operator: OperatorOnDuty, session: SessionDep, body: Note | None = None) -> IncidentOut:
     """Acknowledge for the operations centre: the escalation stops and the reporters are told."""
     incident = _get(session, ref)
@@ -106,7 +109,7 @@ def acknowledge(ref: str, operator: OperatorOnDuty, session: SessionDep, body: N
     return IncidentOut.model_validate(incident, from_attributes=True)
 
 
-@router.post("/{ref}/resolve", responses=MISSING)
+@incidents_api.post("/{ref}/resolve", responses=MISSING)
 def resolve(ref: str, operator: OperatorOnDuty, session: SessionDep, body: Note | None = None) -> IncidentOut:
     """Close the incident as resolved: its escalation stops for good."""
     incident = _get(session, ref)
@@ -131,3 +134,9 @@ def _get(session, ref: str) -> Incident:
     if incident is None:
         raise HTTPException(404, f"no incident {ref[:20]!r}")
     return incident
+
+
+# What app.main mounts: the incidents, the other operator actions (some under /api/v1/reports) and the reporters.
+router = APIRouter()
+for _part in (incidents_api, actions.router, reporter_routes.router):
+    router.include_router(_part)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Priority = Literal["P1", "P2", "P3", "P4"]
 
 
 class IncidentOut(BaseModel):
@@ -30,6 +32,10 @@ class IncidentOut(BaseModel):
     report_count: int
     reporter_count: int
     confidence: float
+    exercise: bool = Field(False, description="a drill: never mixed with real incidents")
+    priority_override: str | None = Field(None, description="the priority an operator set; kept by re-prioritisation")
+    claimed_by: str | None = Field(None, description="the operator on it (a claim older than 30 minutes is stale)")
+    claimed_at: datetime | None = None
 
 
 class ReportOut(BaseModel):
@@ -92,3 +98,79 @@ class Note(BaseModel):
     """An optional note for the timeline."""
 
     note: str | None = Field(default=None, max_length=500)
+
+
+class _Strict(BaseModel):
+    """A request body that refuses fields it does not know (a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class MergeIn(_Strict):
+    """The incident to fold into this one (its reports move here, it is closed as merged)."""
+
+    absorb: str = Field(min_length=5, max_length=20, pattern=r"^[Kk]-?[0-9]{4,6}$", examples=["K-4821"])
+
+    @field_validator("absorb")
+    @classmethod
+    def _canonical(cls, ref: str) -> str:
+        return "K-" + ref[1:].lstrip("-")  # "k4821", as typed from an SMS, is K-4821
+
+
+class SplitIn(_Strict):
+    """The reports that are about another event: they become a new incident."""
+
+    report_ids: list[int] = Field(min_length=1, max_length=500)
+
+
+class RejectIn(_Strict):
+    """Why the report is false (a decoy, a joke, a misunderstanding)."""
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class PriorityIn(_Strict):
+    """An operator's priority, with the reason for the timeline."""
+
+    priority: Priority
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class DispatchIn(_Strict):
+    """The unit to alert now, on all its channels."""
+
+    unit_id: int
+    note: str | None = Field(default=None, max_length=500)
+
+
+class NoteIn(_Strict):
+    """An operator's note for the timeline."""
+
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class ClaimIn(_Strict):
+    """`force`: take the incident over from another operator's live claim."""
+
+    force: bool = False
+
+
+class ReporterOut(BaseModel):
+    """A reporter as operators may see one: masked, with their record; the number is a separate, audited call."""
+
+    id: int
+    phone_masked: str | None
+    kind: str
+    language: str | None
+    home_place: str | None
+    trust: float = Field(description="share of the sender's alerts expected to hold up (0-1)")
+    confirmed_reports: int
+    false_reports: int
+    last_seen_at: datetime
+
+
+class ReporterPage(BaseModel):
+    """A page of reporters, most recently seen first; `next_offset` is None on the last page."""
+
+    items: list[ReporterOut]
+    next_offset: int | None

@@ -39,10 +39,24 @@ ACTIVE = tuple(sorted(set(TRANSITIONS) - CLOSED))
 SEVERITY_RANK = {"extreme": 0, "severe": 1, "moderate": 2, "minor": 3, "unknown": 4}
 # Degrees of latitude per metre, for the bounding box of the candidate query.
 DEG_PER_M = 1 / 111_320
+# An operator's claim on an incident keeps others off it this long; after that it is stale and anyone may take it.
+CLAIM_HOLD = timedelta(minutes=30)
 
 
 class IncidentError(ValueError):
     """An operator action that cannot be done (unknown reference, illegal transition); the message says why."""
+
+
+class NotFound(IncidentError):
+    """No incident or report by that reference or id."""
+
+
+class Invalid(IncidentError):
+    """The request makes no sense whatever the state (merge with itself, split every report)."""
+
+
+class Conflict(IncidentError):
+    """Not possible in the incident's current state (closed, claimed by someone else, a drill and a real one)."""
 
 
 def create_report(
@@ -60,6 +74,7 @@ def create_report(
         received_at=inbound.received_at,
         created_at=utcnow(),
         text_digest=text_digest,
+        exercise=envelope.exercise,
     )
     session.add(report)
     session.flush()
@@ -70,7 +85,7 @@ def get_by_ref(*, session: Session, ref: str) -> Incident:
     """The incident with this reference, or IncidentError."""
     incident = session.scalars(select(Incident).where(Incident.ref == ref.upper())).one_or_none()
     if incident is None:
-        raise IncidentError(f"no incident {ref}")
+        raise NotFound(f"no incident {ref}")
     return incident
 
 
@@ -85,6 +100,7 @@ def find_repeat(*, session: Session, report: Report) -> Report | None:
             Report.text_digest == report.text_digest,
             Report.id != report.id,
             Report.repeat_of_id.is_(None),
+            Report.exercise == report.exercise,  # a drill never folds a real alert away, nor the reverse
             Report.received_at >= report.received_at - REPEAT_WINDOW,
             Report.received_at <= report.received_at,
         )
@@ -105,6 +121,7 @@ def candidates(*, session: Session, facts: clustering.ReportFacts) -> list[clust
             select(Incident)
             .where(
                 Incident.status.in_(ACTIVE),
+                Incident.exercise == facts.exercise,
                 Incident.last_report_at >= since,
                 Incident.first_report_at <= until,
                 Incident.lat.between(facts.lat - span, facts.lat + span),
@@ -114,7 +131,9 @@ def candidates(*, session: Session, facts: clustering.ReportFacts) -> list[clust
         )
         found = {i.id: i for i in session.scalars(query.limit(200))}
     if facts.quoted_refs:
-        quoted = select(Incident).where(Incident.ref.in_(facts.quoted_refs), Incident.status.in_(ACTIVE))
+        quoted = select(Incident).where(
+            Incident.ref.in_(facts.quoted_refs), Incident.status.in_(ACTIVE), Incident.exercise == facts.exercise
+        )
         found.update({i.id: i for i in session.scalars(quoted)})
     return [_facts(i) for i in found.values()]
 
@@ -124,6 +143,7 @@ def _facts(incident: Incident) -> clustering.IncidentFacts:
         incident.id, incident.ref, incident.category, incident.lat, incident.lon, incident.precision_m,
         incident.first_report_at, incident.last_report_at, incident.ring_m,
         (incident.dead_min, incident.dead_max) if incident.dead_max is not None else None,  # type: ignore[arg-type]
+        incident.exercise,
     )  # fmt: skip
 
 
@@ -131,7 +151,7 @@ def report_facts(report: Report) -> clustering.ReportFacts:
     """The plain values clustering reads from a report."""
     return clustering.ReportFacts(
         report.category, report.lat, report.lon, report.precision_m, report.received_at,
-        clustering.quoted_refs(report.body), report.ring_m, stated_dead(report),
+        clustering.quoted_refs(report.body), report.ring_m, stated_dead(report), report.exercise,
     )  # fmt: skip
 
 
@@ -155,7 +175,7 @@ def new_incident(*, session: Session, report: Report, actor: str = SYSTEM) -> In
         incident = Incident(
             ref=ref, category=report.category or "other", severity=report.severity or "unknown", status="open",
             verification="unverified", first_report_at=report.received_at, last_report_at=report.received_at,
-            created_at=now, updated_at=now,
+            created_at=now, updated_at=now, exercise=report.exercise,
         )  # fmt: skip
         try:
             with session.begin_nested():
@@ -250,13 +270,15 @@ def _place_name(report: Report) -> str | None:
     return report.location_place or report.location_text or None
 
 
-def record(*, session: Session, incident: Incident, kind: str, actor: str, data: dict[str, Any] | None = None) -> None:
-    """Add a timeline line and publish it to the feed."""
-    session.add(IncidentEvent(incident_id=incident.id, at=utcnow(), kind=kind, actor=actor, data=data or {}))
-    feed.publish(
-        session,
-        feed.FeedEvent(f"incident.{kind}", incident.ref, {"status": incident.status, "category": incident.category}),
-    )
+def record(
+    *, session: Session, incident: Incident, kind: str, actor: str, data: dict[str, Any] | None = None
+) -> IncidentEvent:
+    """Add a timeline line and publish it to the feed (public facts only: never the line's data)."""
+    event = IncidentEvent(incident_id=incident.id, at=utcnow(), kind=kind, actor=actor, data=data or {})
+    session.add(event)
+    data = {"status": incident.status, "category": incident.category, "exercise": incident.exercise}
+    feed.publish(session, feed.FeedEvent(f"incident.{kind}", incident.ref, data))
+    return event
 
 
 def cluster_report(*, session: Session, report: Report) -> Incident | None:
@@ -307,7 +329,7 @@ def set_status(*, session: Session, ref: str, status: str, actor: str, note: str
     """Move an incident along its lifecycle; illegal moves raise IncidentError."""
     incident = get_by_ref(session=session, ref=ref)
     if status not in TRANSITIONS.get(incident.status, frozenset()):
-        raise IncidentError(f"{incident.ref} is {incident.status}; it cannot become {status}")
+        raise Conflict(f"{incident.ref} is {incident.status}; it cannot become {status}")
     before, incident.status, incident.updated_at = incident.status, status, utcnow()
     record(
         session=session,
@@ -322,8 +344,13 @@ def set_status(*, session: Session, ref: str, status: str, actor: str, note: str
 def merge(*, session: Session, keep_ref: str, absorb_ref: str, actor: str) -> Incident:
     """Move every report of `absorb_ref` into `keep_ref`; the absorbed incident is closed as merged."""
     keep, absorb = get_by_ref(session=session, ref=keep_ref), get_by_ref(session=session, ref=absorb_ref)
-    if keep.id == absorb.id or keep.status in CLOSED or absorb.status in CLOSED:
-        raise IncidentError("merge needs two different open incidents")
+    if keep.id == absorb.id:
+        raise Invalid(f"merge needs two different open incidents, not {keep.ref} twice")
+    if keep.status in CLOSED or absorb.status in CLOSED:
+        raise Conflict(f"merge needs two different open incidents: {keep.ref} is {keep.status}, "
+                       f"{absorb.ref} is {absorb.status}")  # fmt: skip
+    if keep.exercise != absorb.exercise:
+        raise Conflict("an exercise and a real incident are never merged")
     moved = list(session.scalars(select(Report).where(Report.incident_id == absorb.id)))
     attach(session=session, incident=keep, reports=moved)
     absorb.status, absorb.merged_into_id, absorb.updated_at = "merged", keep.id, utcnow()
@@ -338,10 +365,12 @@ def merge(*, session: Session, keep_ref: str, absorb_ref: str, actor: str) -> In
 def split(*, session: Session, ref: str, report_ids: list[int], actor: str) -> Incident:
     """Move some reports of an incident into a new incident of their own."""
     source = get_by_ref(session=session, ref=ref)
+    if source.status in CLOSED:
+        raise Conflict(f"{source.ref} is {source.status}: nothing to split")
     reports = list(session.scalars(select(Report).where(Report.id.in_(report_ids), Report.incident_id == source.id)))
     remaining = session.scalar(select(func.count()).where(Report.incident_id == source.id)) or 0
     if len(reports) != len(set(report_ids)) or not reports or len(reports) >= remaining:
-        raise IncidentError("split takes some, not all, of the incident's own reports")
+        raise Invalid("split takes some, not all, of the incident's own reports")
     first = min(reports, key=lambda r: r.received_at)
     target = new_incident(session=session, report=first, actor=actor)
     attach(session=session, incident=target, reports=reports)
@@ -355,7 +384,9 @@ def reject_report(*, session: Session, report_id: int, actor: str, reason: str |
     """Mark a report false and re-evaluate its incident; an incident left with no live report is a false alarm."""
     report = session.get(Report, report_id)
     if report is None:
-        raise IncidentError(f"no report {report_id}")
+        raise NotFound(f"no report {report_id}")
+    if report.rejected_at is not None:
+        raise Conflict(f"report {report_id} is already rejected")
     report.rejected_at = utcnow()
     if report.incident_id is None:
         return None
@@ -375,3 +406,31 @@ def reject_report(*, session: Session, report_id: int, actor: str, reason: str |
             session=session, incident=incident, kind="status", actor=actor, data={"from": before, "to": "false_alarm"}
         )
     return incident
+
+
+def add_note(*, session: Session, incident: Incident, actor: str, text: str) -> IncidentEvent:
+    """Put an operator's note on the timeline (operators' words: on the timeline, never in the feed)."""
+    return record(session=session, incident=incident, kind="note", actor=actor, data={"text": text})
+
+
+def claim(*, session: Session, incident: Incident, actor: str, force: bool = False) -> None:
+    """Mark the operator as the one on it; another operator's claim younger than CLAIM_HOLD wins unless forced."""
+    session.refresh(incident, with_for_update=True)  # two operators claiming at once: one waits for the other
+    if incident.status in CLOSED:
+        raise Conflict(f"{incident.ref} is {incident.status}: nobody needs to be on it")
+    now, holder = utcnow(), incident.claimed_by
+    live = holder not in (None, actor) and incident.claimed_at is not None and now - incident.claimed_at < CLAIM_HOLD
+    if live and not force:
+        raise Conflict(f"{incident.ref} is claimed by {holder} since {incident.claimed_at:%H:%M} UTC")
+    incident.claimed_by, incident.claimed_at = actor, now
+    taken_from = {"from": holder} if holder not in (None, actor) else {}
+    record(session=session, incident=incident, kind="claimed", actor=actor, data={"force": force, **taken_from})
+
+
+def release(*, session: Session, incident: Incident, actor: str) -> None:
+    """Take the claim off the incident (anyone may: a claim is coordination, not a lock); no claim, no line."""
+    session.refresh(incident, with_for_update=True)
+    if incident.claimed_by is None:
+        return
+    holder, incident.claimed_by, incident.claimed_at = incident.claimed_by, None, None
+    record(session=session, incident=incident, kind="released", actor=actor, data={"holder": holder})

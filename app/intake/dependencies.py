@@ -23,12 +23,15 @@ from app.security.dependencies import VerifiedTwilioForm
 logger = logging.getLogger(__name__)
 
 
-async def verified_twilio_sms(form: VerifiedTwilioForm) -> TwilioSmsForm:
-    """Twilio's signed form, validated as an inbound SMS."""
+async def verified_twilio_sms(form: VerifiedTwilioForm, settings: SettingsDep) -> TwilioSmsForm:
+    """Twilio's signed form, validated as an inbound SMS; a drill only when its signature was checked."""
     try:
         sms = TwilioSmsForm.model_validate({key: form.get(key) for key in form})
     except ValidationError as exc:
         raise HTTPException(422, public_errors(exc.errors())) from None
+    if sms.exercise and settings.insecure_skip_twilio_signature:
+        # Unsigned, anyone could mark a real alert as a drill and have it ignored: refuse rather than guess.
+        raise HTTPException(403, "KengeleExercise needs a checked X-Twilio-Signature")
     return sms
 
 

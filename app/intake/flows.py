@@ -146,6 +146,7 @@ class IntakeGateway:
             "receipt_ref": receipts.receipt_ref(self._vault, envelope.source, envelope.external_id),
             "received_at": now,
             "spooled": False,
+            "exercise": envelope.exercise,
             "attempts": 0,
             "next_attempt_at": now,
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -36,6 +36,8 @@ class InboundMessage(Base):
     receipt_ref: Mapped[str] = mapped_column(String(12), index=True)
     received_at: Mapped[datetime]
     spooled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A drill message: only a signed request can say so (see intake.schemas.TwilioSmsForm.exercise).
+    exercise: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
     processed_at: Mapped[datetime | None]

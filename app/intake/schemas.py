@@ -20,6 +20,9 @@ class TwilioSmsForm(BaseModel):
     to: str | None = Field(None, alias="To", max_length=64)
     body: str = Field("", alias="Body", max_length=1600)
     num_media: int = Field(0, alias="NumMedia", ge=0, le=10)
+    # Twilio never sends this field and a sender cannot add one to Twilio's request: only whoever holds the auth
+    # token (`kengele simulate --exercise`) can sign it in, so a signed "1" is a drill we can trust.
+    exercise: bool = Field(False, alias="KengeleExercise", description="1: a drill (only `kengele simulate` sets it)")
 
 
 class TwilioVoiceForm(BaseModel):
@@ -94,3 +97,4 @@ class InboundEnvelope:
     language: str | None = None
     hints: dict[str, Any] = field(default_factory=dict)
     provider_fields: dict[str, str] = field(default_factory=dict)
+    exercise: bool = False  # a drill; rows stored before drills existed read back as real

@@ -17,6 +17,8 @@ TEXT_COLUMNS = ("body", "text", "original", "message")
 FROM_COLUMNS = ("from", "phone", "sender")
 ID_COLUMNS = ("id", "message_id", "sid")
 DEMO_ACCOUNT_SID = "AC" + "0" * 32
+# Our own form field, covered by the signature like Twilio's: Kengele trusts it only when the signature holds.
+EXERCISE_FIELD = "KengeleExercise"
 
 
 class SimulationError(ValueError):
@@ -37,10 +39,11 @@ class SimulationReport:
 
 
 def twilio_sms_form(
-    *, message_sid: str, sender: str, body: str, account_sid: str = DEMO_ACCOUNT_SID, to: str = "+23670000000"
-) -> dict[str, str]:
-    """The fields Twilio posts for an inbound SMS (the ones we read and the usual others)."""
-    return {
+    *, message_sid: str, sender: str, body: str, account_sid: str = DEMO_ACCOUNT_SID, to: str = "+23670000000",
+    exercise: bool = False,
+) -> dict[str, str]:  # fmt: skip
+    """The fields Twilio posts for an inbound SMS (the ones we read and the usual others), plus the drill mark."""
+    form = {
         "MessageSid": message_sid,
         "SmsSid": message_sid,
         "AccountSid": account_sid,
@@ -52,6 +55,7 @@ def twilio_sms_form(
         "SmsStatus": "received",
         "ApiVersion": "2010-04-01",
     }
+    return {**form, EXERCISE_FIELD: "1"} if exercise else form
 
 
 def _pick(fieldnames: list[str], wanted: str | None, candidates: tuple[str, ...], what: str) -> str | None:
@@ -76,6 +80,7 @@ def read_messages(
     account_sid: str = DEMO_ACCOUNT_SID,
     to_number: str = "+23670000000",
     country_prefix: str = "+2367",
+    exercise: bool = False,
 ) -> Iterator[SimulatedSms | str]:
     """Yield a Twilio form per row, or an error string naming the line of a row that cannot be sent."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -95,12 +100,15 @@ def read_messages(
             # Line and id together: some real files repeat ids (the Haiti set does, 16 times).
             seed = f"{path.name}:{line}:{row_id}"
             sender = (row.get(from_col) or "").strip() if from_col else ""
+            # A drill of a file once sent for real must not pass for Twilio retrying it: its own MessageSids.
+            sid_seed = f"{seed}:exercise" if exercise else seed
             form = twilio_sms_form(
-                message_sid="SM" + hashlib.md5(seed.encode(), usedforsecurity=False).hexdigest(),
+                message_sid="SM" + hashlib.md5(sid_seed.encode(), usedforsecurity=False).hexdigest(),
                 sender=sender or _synthetic_number(seed, country_prefix),
                 body=row.get(text_col) or "",
                 account_sid=account_sid,
                 to=to_number,
+                exercise=exercise,
             )
             yield SimulatedSms(line, form)
 

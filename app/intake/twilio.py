@@ -11,7 +11,8 @@ VOICE_SOURCE = "twilio_voice"
 
 def to_envelope(form: TwilioSmsForm, *, default_region: str) -> InboundEnvelope:
     """Turn Twilio's form into the neutral envelope; every field Twilio sent is kept for the record."""
-    fields = {key: str(value) for key, value in form.model_dump(by_alias=True).items() if value is not None}
+    dumped = form.model_dump(by_alias=True, exclude={"exercise"})  # ours, not Twilio's: carried as `exercise`
+    fields = {key: str(value) for key, value in dumped.items() if value is not None}
     return InboundEnvelope(
         source=SOURCE,
         external_id=form.message_sid,
@@ -19,6 +20,7 @@ def to_envelope(form: TwilioSmsForm, *, default_region: str) -> InboundEnvelope:
         body=form.body,
         sender_phone=phones.sender_key(form.sender, default_region),
         provider_fields=fields,
+        exercise=form.exercise,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -31,6 +31,8 @@ class Notification(Base):
     channel: Mapped[str] = mapped_column(String(12))  # sms, voice, webhook, console
     address_masked: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)  # Kengele's own words, never a reporter's message
+    # About a drill: the text starts with the exercise mark, and webhook payloads say so for machines.
+    exercise: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     language: Mapped[str | None] = mapped_column(String(8))  # of a voice call; None: the deployment's
     validity_s: Mapped[int | None]
     # pending (due to send), sent (the provider took it), failed (it never will), canceled (no longer needed)

@@ -8,12 +8,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.core.db import insert_ignore
+from app.incidents.models import Incident
 from app.notify.models import Notification
 from app.notify.ports import SendResult, is_terminal, should_advance
 
 # A row left "sending" this long belongs to a worker that died mid-send: whether the provider took it is
 # unknown, and sending again could duplicate an alert, so it is marked unknown instead (escalation goes on).
 SENDING_STALE = timedelta(minutes=5)
+# Every message about a drill opens with this, whoever wrote it (alert, stand-down, CLA request, dispatch), so
+# that nobody can read a drill as real. Bilingual: the reader's language is not always known.
+EXERCISE_MARK = "EXERCICE/EXERCISE - "  # a plain hyphen: an em dash would force UCS-2, halving an SMS
 
 
 def enqueue(
@@ -24,16 +28,29 @@ def enqueue(
     """Write the intent to send to a unit contact or a reporter; a key already written is a no-op (False)."""
     if (contact_id is None) == (reporter_id is None):
         raise ValueError("a notification goes to one unit contact or one reporter")
+    exercise = about_a_drill(session, incident_id)
+    text = mark_exercise(text) if exercise else text
     return insert_ignore(
         session, Notification,
         {
             "key": key, "purpose": purpose, "channel": channel, "contact_id": contact_id, "reporter_id": reporter_id,
             "address_masked": masked[:64], "text": text, "incident_id": incident_id, "unit_id": unit_id,
             "validity_s": validity_s, "language": language, "state": "pending", "attempts": 0,
-            "next_attempt_at": now, "created_at": now,
+            "next_attempt_at": now, "created_at": now, "exercise": exercise,
         },
         ["key"],
     )  # fmt: skip
+
+
+def about_a_drill(session: Session, incident_id: int | None) -> bool:
+    """Whether the message is about an exercise incident."""
+    incident = session.get(Incident, incident_id) if incident_id is not None else None
+    return bool(incident is not None and incident.exercise)
+
+
+def mark_exercise(text: str) -> str:
+    """The text opening with the exercise mark (once)."""
+    return text if text.startswith(EXERCISE_MARK) else EXERCISE_MARK + text
 
 
 def claim_due(*, session: Session, now: datetime, limit: int) -> list[Notification]:

@@ -74,7 +74,8 @@ def _message(session: Session, vault: Vault, row: Notification, config: SendSett
         idempotency_key=row.key, kind=row.channel, to=address, text=row.text, twiml=voice,  # type: ignore[arg-type]
         status_callback=_url(config, "/twilio/status") if row.channel in ("sms", "voice") else None,
         validity_period_s=row.validity_s,
-        payload={"key": row.key, "purpose": row.purpose, "text": row.text} if row.channel == "webhook" else None,
+        payload={"key": row.key, "purpose": row.purpose, "text": row.text, "exercise": row.exercise}
+        if row.channel == "webhook" else None,
     )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ TAGS = [
     "#event+code", "#date+reported", "#date+updated", "#status", "#x_priority", "#event+type", "#event+type+sub",
     "#event+type+code", "#severity", "#status+verification", "#loc+name", "#geo+lat", "#geo+lon", "#geo+precision",
     "#geo+ring", "#affected+killed+min", "#affected+killed+max", "#meta+count", "#meta+count+reporters",
+    "#x_exercise",
 ]  # fmt: skip
 
 
@@ -39,7 +40,7 @@ def test_libhxl_reads_the_tags_and_values(kengele, viewer, send, stored):
     assert (bria.get("#meta+count"), bria.get("#meta+count+reporters")) == ("1", "1")
     assert bria.get("#status") == "escalated" and bria.get("#status+verification") == "unverified"
     assert bria.get("#x_priority") in ("P1", "P2") and bria.get("#severity") == "extreme"
-    assert bria.get("#date+reported").endswith("Z")
+    assert bria.get("#date+reported").endswith("Z") and bria.get("#x_exercise") == "false"
     assert kembe.get("#event+type+sub") == "Change to group/activity" and kembe.get("#affected+killed+min") is None
     assert 4 < float(kembe.get("#geo+lat")) < 5 and float(kembe.get("#geo+precision")) > 0
 

@@ -11,7 +11,7 @@ URL = "/api/v1/exports/incidents.geojson"
 PROPERTIES = {
     "ref", "status", "priority", "category", "acled_event_type", "acled_sub_event_type", "severity", "verification",
     "certainty", "place", "precision_m", "ring_m", "first_report_at", "last_report_at", "report_count",
-    "reporter_count", "dead_min", "dead_max",
+    "reporter_count", "dead_min", "dead_max", "exercise",
 }  # fmt: skip
 
 
