@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 
@@ -102,9 +101,9 @@ def hold(session: Session, incident: Incident, reason: str, now: datetime, minut
 def apply_answer(session: Session, incident: Incident, answer: str, actor: str, via: str) -> bool:
     """A CLA's (or an operator's) answer: a false alarm stands units down; a confirmation escalates a held alert."""
     now = utcnow()
-    with _trust_kept(session, incident) if incident.exercise else nullcontext():
-        answered = verification.record_answer(session=session, incident=incident, answer=answer, actor=actor, via=via,
-                                              now=now)  # fmt: skip
+    # A drill proves nothing about a sender, whatever the answer: their trust stays as it was.
+    answered = verification.record_answer(session=session, incident=incident, answer=answer, actor=actor, via=via,
+                                          now=now, count_trust=not incident.exercise)  # fmt: skip
     if not answered:
         return False
     if answer == "false":
@@ -117,16 +116,6 @@ def apply_answer(session: Session, incident: Incident, answer: str, actor: str, 
         if session.scalar(select(Escalation).where(Escalation.incident_id == incident.id)) is None:
             service.start(session=session, incident=incident, config=config(), priority=priority, now=now)
     return True
-
-
-@contextmanager
-def _trust_kept(session: Session, incident: Incident) -> Iterator[None]:
-    """Leave the incident's reporters' trust as it was: a drill proves nothing about a sender, whatever the answer."""
-    query = select(Reporter).join(Report, Report.reporter_id == Reporter.id).where(Report.incident_id == incident.id)
-    kept = [(r, r.confirmed_reports, r.false_reports, r.trust) for r in session.scalars(query).unique()]
-    yield
-    for reporter, confirmed, false, trust in kept:
-        reporter.confirmed_reports, reporter.false_reports, reporter.trust = confirmed, false, trust
 
 
 def reply_codes(session: Session, report: Report) -> None:

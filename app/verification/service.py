@@ -152,7 +152,9 @@ def cla_for_reporter(*, session: Session, reporter_id: int | None) -> Cla | None
     return session.scalar(select(Cla).where(Cla.reporter_id == reporter_id, Cla.active.is_(True)))
 
 
-def record_answer(*, session: Session, incident: Incident, answer: str, actor: str, via: str, now: datetime) -> bool:
+def record_answer(
+    *, session: Session, incident: Incident, answer: str, actor: str, via: str, now: datetime, count_trust: bool = True
+) -> bool:
     """Store a CLA's answer (confirmed, false, unknown) and update the reporters' trust; False if already answered."""
     verification = session.scalar(
         select(VerificationRequest).where(VerificationRequest.incident_id == incident.id).with_for_update()
@@ -167,7 +169,8 @@ def record_answer(*, session: Session, incident: Incident, answer: str, actor: s
     verification.answered_at = now
     if answer in ("confirmed", "false"):
         incident.verification = answer
-        _update_trust(session, incident, answer)
+        if count_trust:
+            _update_trust(session, incident, answer)
     elif incident.verification == "pending":
         incident.verification = "unverified"
     incidents.record(session=session, incident=incident, kind="verified", actor=actor, data={"answer": answer,
