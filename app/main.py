@@ -14,6 +14,7 @@ from app.core import errors, health
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.limits import BodySizeLimit
+from app.dashboard import router as dashboard_router
 from app.exports import router as exports_router
 from app.feed import router as feed_router
 from app.feed import stream as feed_stream
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for api in (operators_router, incidents_router, units_router, protection_router, routing_router,
                 verification_router, exports_router, feed_router):  # fmt: skip
         app.include_router(api.router)
+    dashboard_router.install(app)  # the dashboard's page and files (and `/` → it), its cookie on the live feed
     app.state.channels = channels
 
     @app.get("/", include_in_schema=False)

@@ -19,7 +19,9 @@ PHONE_SENTINEL = "+23675990011"
 
 
 @pytest.fixture
-def env(settings, tmp_path):
+def env(settings, tmp_path, factory):
+    """The environment of a `kengele` process on the test database; `factory` empties the tables afterwards, so
+    one test's server leaves nothing for the next to count."""
     return kengele_env(
         database_url=settings.database_url,
         data_dir=str(tmp_path),

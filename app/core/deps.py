@@ -41,4 +41,5 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 KeysDep = Annotated[Keys, Depends(get_keys)]
 VaultDep = Annotated[Vault, Depends(get_vault)]
 GatewayDep = Annotated[IntakeGateway, Depends(get_gateway)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the answer is sent, so a client never reads back something not yet stored.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -1,19 +1,21 @@
-"""Sign-in (OAuth2 password flow → bearer token), operator accounts and the audit log."""
+"""Sign-in (bearer token for scripts, session cookie for the dashboard), operator accounts and the audit log."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
 from sqlalchemy import select
 
 from app.audit import service as audit
+from app.core.db import transaction
 from app.core.deps import SessionDep, SettingsDep, VaultDep
 from app.operators import service
-from app.operators.dependencies import Admin, Viewer
+from app.operators.dependencies import CSRF_COOKIE, SESSION_COOKIE, Admin, Viewer, presented_token
 from app.operators.models import Operator
 from app.operators.schemas import AuditOut, OperatorIn, OperatorOut, OperatorPatch, TokenOut
 
@@ -50,6 +52,75 @@ def logout(
     service.revoke_token(session=session, vault=vault, token=credentials.credentials)
     audit.record(session=session, actor=operator.username, action="auth.logout")
     return Response(status_code=204)
+
+
+# The browser's sign-in: left out of the OpenAPI document, which is for scripts (they use /auth/token), and whose
+# every operation is checked to refuse a caller without a token (these two are how one gets such a token).
+@router.post("/auth/session", include_in_schema=False)
+def open_session(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    vault: VaultDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """Sign in from the dashboard: an HttpOnly session cookie holding a token, and its CSRF cookie."""
+    if not _same_origin(request, settings.public_base_url):
+        # A page elsewhere must not sign the browser in to an account of its choosing (login CSRF).
+        return JSONResponse({"detail": "cross-origin sign-in refused"}, 403)
+    # A transaction of its own, committed before the answer leaves: the request's session commits only after the
+    # response is sent, and the browser's very next request must find the token (PostgreSQL would not, yet).
+    with transaction(request.app.state.sessionmaker) as session:
+        operator = service.authenticate(session=session, username=username, password=password)
+        if operator is None:
+            audit.record(session=session, actor=username[:64] or "?", action="auth.failed")
+        else:
+            lifetime = timedelta(hours=settings.token_hours)
+            token, expires = service.issue_token(session=session, vault=vault, operator=operator, lifetime=lifetime)
+            audit.record(session=session, actor=operator.username, action="auth.session")
+            who = {"username": operator.username, "role": operator.role, "expires_at": expires.isoformat()}
+    if operator is None:
+        return JSONResponse({"detail": "wrong username or password"}, 401)
+    answer = JSONResponse(who)
+    secure = _over_https(request, settings.public_base_url)
+    seconds = int(lifetime.total_seconds())
+    answer.set_cookie(SESSION_COOKIE, token, max_age=seconds, path="/", secure=secure, httponly=True,
+                      samesite="strict")  # fmt: skip
+    answer.set_cookie(CSRF_COOKIE, service.csrf_token(vault=vault, token=token), max_age=seconds, path="/",
+                      secure=secure, httponly=False, samesite="strict")  # fmt: skip
+    return answer
+
+
+@router.delete("/auth/session", status_code=204, response_class=Response, include_in_schema=False)
+def close_session(
+    request: Request, operator: Viewer, session: SessionDep, vault: VaultDep, settings: SettingsDep,
+    token: Annotated[str | None, Depends(presented_token)],
+) -> Response:  # fmt: skip
+    """Sign out of the dashboard: the session's token is revoked and its cookies cleared."""
+    if token:
+        service.revoke_token(session=session, vault=vault, token=token)
+    audit.record(session=session, actor=operator.username, action="auth.logout")
+    answer = Response(status_code=204)
+    secure = _over_https(request, settings.public_base_url)
+    answer.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="strict")
+    answer.delete_cookie(CSRF_COOKIE, path="/", secure=secure, samesite="strict")
+    return answer
+
+
+def _over_https(request: Request, public_base_url: str | None) -> bool:
+    """Whether the cookies must be Secure: the request came over TLS, or the deployment is published on https."""
+    # Behind a TLS proxy the request itself may look like plain http; the published URL says what browsers use.
+    return request.url.scheme == "https" or (public_base_url or "").startswith("https://")
+
+
+def _same_origin(request: Request, public_base_url: str | None) -> bool:
+    """Whether a browser's Origin (when it sent one) is this server, as reached directly or as published."""
+    origin = request.headers.get("origin")
+    if origin is None:  # not a browser, or one that sends no Origin on a same-origin POST
+        return True
+    netloc = urlsplit(origin).netloc
+    published = urlsplit(public_base_url).netloc if public_base_url else None
+    return netloc in {request.headers.get("host"), published} - {None}
 
 
 @router.get("/auth/me", responses=UNAUTHORIZED)

@@ -1,4 +1,4 @@
-"""Operators: create, authenticate with argon2 password hashes, and issue and check bearer tokens."""
+"""Operators: create, authenticate with argon2 password hashes, issue and check tokens and their CSRF tokens."""
 
 from __future__ import annotations
 
@@ -93,3 +93,19 @@ def revoke_token(*, session: Session, vault: Vault, token: str) -> bool:
 def has_role(operator: Operator, needed: str) -> bool:
     """Whether the operator's role includes `needed` (admin includes everything)."""
     return RANKS.get(operator.role, -1) >= RANKS[needed]  # type: ignore[index]
+
+
+def csrf_token(*, vault: Vault, token: str) -> str:
+    """The CSRF token that goes with a session token: derived with a keyed hash, so nothing more is stored."""
+    return vault.lookup_hash(token, purpose="csrf")
+
+
+def csrf_matches(*, vault: Vault, token: str, cookie: str | None, header: str | None) -> bool:
+    """Whether a cookie-authenticated request sent back its session's CSRF token in both cookie and header."""
+    if not cookie or not header:
+        return False
+    expected = csrf_token(vault=vault, token=token)
+    # Both must match the derived value: a cookie planted by a sibling host cannot pass for this session's token.
+    # Compared as bytes: a str with non-ASCII characters (any header may hold some) would raise instead.
+    header_b, cookie_b = header.encode(), cookie.encode()
+    return secrets.compare_digest(header_b, cookie_b) and secrets.compare_digest(cookie_b, expected.encode())

@@ -1,0 +1,1 @@
+"""The operations-centre dashboard, served by Kengele itself: plain HTML and ES modules, no build step."""
