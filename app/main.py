@@ -24,6 +24,7 @@ from app.intake.flows import IntakeGateway
 from app.intake.spool import Spool
 from app.notify import router as notify_router
 from app.operators import router as operators_router
+from app.partners import router as partners_router
 from app.protection import router as protection_router
 from app.routing import router as routing_router
 from app.security.crypto import Vault
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(intake_router.router)
     app.include_router(notify_router.router)
     for api in (operators_router, incidents_router, units_router, protection_router, routing_router,
-                verification_router, exports_router, feed_router):  # fmt: skip
+                verification_router, exports_router, feed_router, partners_router):  # fmt: skip
         app.include_router(api.router)
     dashboard_router.install(app)  # the dashboard's page and files (and `/` → it), its cookie on the live feed
     app.state.channels = channels
