@@ -14,6 +14,7 @@ import shapely
 from shapely.validation import explain_validity
 
 from app.geo.distance import EARTH_RADIUS_M, haversine_m
+from app.geo.geojson import feature_list, load_features
 
 Protection = Literal["must", "should", "could"]
 PROTECTION_CLASSES: tuple[str, ...] = ("must", "should", "could")  # strictest first
@@ -91,25 +92,12 @@ class ProtectionImport:
 
 def load_protection(raw: bytes | str) -> ProtectionImport:
     """Parse GeoJSON text or bytes; ZoneImportError if it is not valid JSON or not a usable protection matrix."""
-    try:
-        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-        doc = json.loads(text)
-    except UnicodeDecodeError as exc:
-        raise ZoneImportError(f"not UTF-8 text: byte {exc.start}: {exc.reason}") from exc
-    except json.JSONDecodeError as exc:
-        raise ZoneImportError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    except RecursionError as exc:
-        raise ZoneImportError("not valid JSON: nested too deeply") from exc
-    return parse_protection(doc)
+    return parse_protection({"type": "FeatureCollection", "features": load_features(raw, ZoneImportError)})
 
 
 def parse_protection(doc: Any) -> ProtectionImport:
     """Zones and sites from a FeatureCollection dict; ZoneImportError naming the feature index on any bad feature."""
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise ZoneImportError("not a GeoJSON FeatureCollection (expected an object with type 'FeatureCollection')")
-    features = doc.get("features")
-    if not isinstance(features, list):
-        raise ZoneImportError("FeatureCollection has no 'features' list")
+    features = feature_list(doc, ZoneImportError)
     zones: dict[str, tuple[int, Zone]] = {}
     sites: dict[str, tuple[int, VulnerableSite]] = {}
     skipped = 0

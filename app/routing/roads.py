@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from app.geo.geojson import feature_list, load_features
 
 # Typical vehicle speeds (km/h) on CAR roads: outside Bangui nearly everything is laterite or earth, so these are
 # travel speeds in the dry season, well below any legal limit. A mission-supplied `speed_kmh` replaces them.
@@ -74,25 +75,12 @@ class RoadImport:
 
 def load_roads(raw: bytes | str) -> RoadImport:
     """Parse GeoJSON text or bytes; RoadImportError if it is not valid JSON or not a usable road collection."""
-    try:
-        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-        doc = json.loads(text)
-    except UnicodeDecodeError as exc:
-        raise RoadImportError(f"not UTF-8 text: byte {exc.start}: {exc.reason}") from exc
-    except json.JSONDecodeError as exc:
-        raise RoadImportError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
-    except RecursionError as exc:
-        raise RoadImportError("not valid JSON: nested too deeply") from exc
-    return parse_roads(doc)
+    return parse_roads({"type": "FeatureCollection", "features": load_features(raw, RoadImportError)})
 
 
 def parse_roads(doc: Any) -> RoadImport:
     """Segments from a FeatureCollection dict; RoadImportError naming the feature index on any bad feature."""
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        raise RoadImportError("not a GeoJSON FeatureCollection (expected an object with type 'FeatureCollection')")
-    features = doc.get("features")
-    if not isinstance(features, list):
-        raise RoadImportError("FeatureCollection has no 'features' list")
+    features = feature_list(doc, RoadImportError)
     segments: list[RoadSegment] = []
     skipped = 0
     seen: dict[str, int] = {}
