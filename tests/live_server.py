@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -65,3 +66,32 @@ def running(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> Itera
 
 def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([KENGELE, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@contextlib.contextmanager
+def served_in_thread(app: Any, name: str) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on 127.0.0.1 (the feed's listener started as the lifespan
+    would); yield its base URL, stop it afterwards."""
+    import threading
+
+    import uvicorn
+
+    from app.feed import stream
+
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning",
+                       timeout_graceful_shutdown=2)
+    )  # fmt: skip
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    stream.start_feed(app.state)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}"
+    finally:
+        stream.stop_feed(app.state)
+        server.should_exit = True
+        thread.join(10)

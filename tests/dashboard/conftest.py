@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from app.core.db import transaction
 from app.feed import stream
 from app.operators import service as operators
-from tests.live_server import free_port
+from tests.live_server import served_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct horse battery"
@@ -45,21 +42,8 @@ def live(kengele, monkeypatch) -> Iterator[str]:
     """The kengele fixture's app (demo deployment, fake Twilio) served on 127.0.0.1; yields its base URL."""
     monkeypatch.setattr(stream, "PING_SECONDS", 0.5)  # a stream whose page has closed is noticed quickly
     app = kengele.client.app
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning",
-                       timeout_graceful_shutdown=2)
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, name="uvicorn-dashboard", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    stream.start_feed(app.state)
-    yield f"http://127.0.0.1:{server.config.port}"
-    stream.stop_feed(app.state)
-    server.should_exit = True
-    thread.join(10)
+    with served_in_thread(app, "uvicorn-dashboard") as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from app.feed import router as feed_router
 from app.feed import stream
-from tests.live_server import free_port
+from tests.live_server import served_in_thread
 
 STREAM_PATH = "/api/v1/feed/stream"
 
@@ -35,18 +32,5 @@ def quick_feed(monkeypatch) -> None:
 def live(kengele) -> Iterator[str]:
     """The kengele fixture's app behind a real server, with the feed's listener started as the lifespan will."""
     app = with_feed(kengele.client.app)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning",
-                       timeout_graceful_shutdown=2)
-    )  # fmt: skip
-    thread = threading.Thread(target=server.run, name="uvicorn-feed", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    stream.start_feed(app.state)
-    yield f"http://127.0.0.1:{server.config.port}"
-    stream.stop_feed(app.state)
-    server.should_exit = True
-    thread.join(10)
+    with served_in_thread(app, "uvicorn-feed") as base:
+        yield base
