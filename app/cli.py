@@ -348,7 +348,7 @@ def _announce_when_ready(base: str, samples: bool) -> None:
         logging.getLogger(__name__).error("server did not become ready")
         return
     console.print(
-        f"\n[bold green]Kengele is running at {base}[/bold green]  (API docs: {base}/docs, "
+        f"\n[bold green]Kengele is running at {base}[/bold green]  (API description: {base}/openapi.json, "
         f"health: {base}/readyz, metrics: {base}/metrics)"
     )
     if samples:
@@ -374,6 +374,7 @@ def _announce_when_ready(base: str, samples: bool) -> None:
 def _register_domain_commands() -> None:
     from app.geo.cli import register as register_geo
     from app.protection.cli import register as register_protection
+    from app.retention.cli import register as register_retention
     from app.routing.cli import register as register_routing
     from app.units.cli import register as register_units
     from app.verification.cli import register as register_verification
@@ -383,6 +384,7 @@ def _register_domain_commands() -> None:
     register_protection(cli)
     register_routing(cli)
     register_verification(cli)
+    register_retention(cli)
 
 
 _register_domain_commands()

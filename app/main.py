@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.middleware.cors import CORSMiddleware
 
 from app import worker
+from app.abuse import router as abuse_router
 from app.core import errors, health
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
+from app.core.headers import SecurityHeaders
 from app.core.limits import BodySizeLimit
 from app.dashboard import router as dashboard_router
 from app.exports import router as exports_router
@@ -78,6 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Community early-warning alert gateway.",
         lifespan=lifespan,
+        # No Swagger UI or ReDoc: both load scripts from a CDN at run time, which the field networks cannot reach
+        # and the API's CSP forbids. Tools read the OpenAPI document at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.keys = keys
@@ -87,18 +93,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gateway = gateway
     app.state.spool = spool
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    if settings.cors_origins:
+        # Only the listed origins' pages may read answers, and with a bearer token, never with the cookie.
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"])  # fmt: skip
+    https = bool(settings.public_base_url and settings.public_base_url.startswith("https://"))
+    app.add_middleware(SecurityHeaders, https=https)
     errors.install(app)
     app.include_router(health.router)
     app.include_router(intake_router.router)
     app.include_router(notify_router.router)
     for api in (operators_router, incidents_router, units_router, protection_router, routing_router,
-                verification_router, exports_router, feed_router, partners_router):  # fmt: skip
+                verification_router, exports_router, feed_router, partners_router, abuse_router):  # fmt: skip
         app.include_router(api.router)
     dashboard_router.install(app)  # the dashboard's page and files (and `/` → it), its cookie on the live feed
     app.state.channels = channels
-
-    @app.get("/", include_in_schema=False)
-    def index() -> RedirectResponse:
-        return RedirectResponse("/docs")
 
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,10 +16,13 @@ from app.intake import tasks as intake_tasks
 from app.notify import tasks as notify_tasks
 from app.notify.registry import Channels, NotifyConfig, channels_from_config
 from app.notify.twilio_channel import TwilioConfig
+from app.retention import service as retention
+from app.retention import tasks as retention_tasks
 from app.security.crypto import Vault
 from app.security.keys import Keys
 
 logger = logging.getLogger(__name__)
+RETENTION_CHECK_SECONDS = 300.0
 
 
 class BackgroundLoop:
@@ -120,4 +124,15 @@ def worker_loops(
     yield_s = settings.embedded_worker_yield_seconds if embedded else 0.0
     inbox = BackgroundLoop("inbox-worker", inbox_step, settings.worker_poll_seconds, yield_seconds=yield_s)
     timers = BackgroundLoop("escalation-timers", timer_step, settings.worker_poll_seconds)
-    return [inbox, outbox, timers]
+    loops = [inbox, outbox, timers]
+    if settings.retention_purge_hours > 0:
+        policy = retention.Policy(settings.retention_reporter_days, settings.retention_raw_message_days)
+        every = timedelta(hours=settings.retention_purge_hours)
+
+        def retention_step() -> bool:
+            retention_tasks.purge_if_due(factory=factory, policy=policy, every=every)
+            return False  # nothing more to do until the next check
+
+        # Checked every few minutes; the schedule is the last run's row, so restarts and extra workers keep it.
+        loops.append(BackgroundLoop("retention-purge", retention_step, RETENTION_CHECK_SECONDS))
+    return loops

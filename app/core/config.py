@@ -85,6 +85,28 @@ class Settings(BaseSettings):
     # Recorded voice prompts for languages Twilio cannot speak (sg, ln, sw): {url}/{language}/{purpose}.mp3.
     voice_prompts_url: str | None = None
 
+    # Abuse resistance: past this many messages in the window one number's reports fold into its latest
+    # incident (stored, flagged, never escalated again); this many first-time numbers within the radius and
+    # window raise a possible-decoy warning.
+    flood_sender_limit: int = 5
+    flood_window_minutes: float = 10.0
+    burst_unknown_senders: int = 10
+    burst_window_minutes: float = 30.0
+    burst_radius_km: float = 25.0
+
+    # Retention: personal data of reporters unseen this long is purged, raw inbox payloads after this long;
+    # the worker purges every `retention_purge_hours` (0: only `kengele purge-pii`).
+    retention_reporter_days: int = 180
+    retention_raw_message_days: int = 30
+    retention_purge_hours: float = 24.0
+
+    # Sign-in throttling: failures per username, and per client address, within the window.
+    login_max_failures: int = 5
+    login_max_failures_per_client: int = 20
+    login_window_minutes: float = 15.0
+    # Origins (scheme://host[:port]) whose pages may call the API from a browser; none by default.
+    cors_origins: list[str] = []
+
     # Bearer tokens for scripts (POST /api/v1/auth/token) live this long.
     token_hours: float = 12.0
 

@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and the tests."""
 
+from app.abuse.models import OperatorWarning
 from app.audit.models import AuditEntry
 from app.core.db import Base
 from app.escalation.models import Escalation, Timer
@@ -12,6 +13,7 @@ from app.operators.models import ApiToken, Operator
 from app.partners.models import Partner
 from app.protection.models import ProtectionZone, VulnerableSite
 from app.reporters.models import Reporter
+from app.retention.models import RetentionRun
 from app.routing.models import RoadClosure, RoadSegmentRow
 from app.units.models import Unit, UnitContact
 from app.verification.models import CallbackTask, Cla, VerificationRequest
@@ -29,12 +31,14 @@ __all__ = [
     "IncidentEvent",
     "Notification",
     "Operator",
+    "OperatorWarning",
     "Partner",
     "Place",
     "PlaceName",
     "ProtectionZone",
     "Report",
     "Reporter",
+    "RetentionRun",
     "RoadClosure",
     "RoadSegmentRow",
     "Timer",

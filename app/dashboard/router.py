@@ -120,7 +120,7 @@ def _serve(request: Request, relative: str) -> Response:
 
 @router.get("/", include_in_schema=False)
 def root() -> RedirectResponse:
-    """The dashboard is the front door (the API documentation stays at /docs)."""
+    """The dashboard is the front door (the API is described at /openapi.json)."""
     return RedirectResponse("/dashboard")
 
 

@@ -10,6 +10,8 @@ from functools import lru_cache
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.abuse import service as abuse
+from app.abuse.models import WarningKind
 from app.core.clock import utcnow
 from app.core.config import get_settings
 from app.core.db import transaction
@@ -59,7 +61,12 @@ def escalate(session: Session, report: Report) -> None:
         verification.request(session=session, incident=incident, decision=decision, now=now,
                              timezone=settings.timezone, language=settings.default_language)  # fmt: skip
     escalating = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id)) is not None
-    if decision.hold and not escalating:
+    if not escalating and (report.details or {}).get("flood") and incident.severity not in trust_rules.SEVERE:
+        # A flooding number's own incident waits for a CLA (or the hold's deadline); the flood never pages units.
+        abuse.flag(session, incident, WarningKind.sender_flood)
+        reason = "held for confirmation: one number is flooding"
+        hold(session, incident, reason, now, settings.verification_hold_minutes)
+    elif decision.hold and not escalating:
         hold(session, incident, decision.reason, now, settings.verification_hold_minutes)
     elif not escalating:
         service.start(session=session, incident=incident, config=config(), priority=incident.priority, now=now)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
+from app.abuse import service as abuse
 from app.escalation import tasks as escalation_tasks
 from app.incidents import service as incident_service
 from app.incidents.models import Report
@@ -20,14 +21,17 @@ ReportStep = Callable[[Session, Report], None]
 
 
 def cluster(session: Session, report: Report) -> None:
-    """Pipeline step: fold repeats and put the report into its incident."""
+    """Pipeline step: fold repeats and put the report into its incident (a flood report is folded already)."""
+    if report.repeat_of_id is not None:
+        return
     incident_service.cluster_report(session=session, report=report)
 
 
-# Understand and locate → act on reply codes (ACK, POS) → cluster → prioritise, route and escalate.
+# Understand and locate → act on reply codes (ACK, POS) and beeps → fold a flooding sender → cluster → watch for
+# bursts of unknown numbers → prioritise, route and escalate.
 REPORT_STEPS: list[ReportStep] = [
-    understanding_tasks.understand_report, escalation_tasks.reply_codes, escalation_tasks.beeps, cluster,
-    escalation_tasks.escalate,
+    understanding_tasks.understand_report, escalation_tasks.reply_codes, escalation_tasks.beeps,
+    abuse.screen_sender, cluster, abuse.watch_area, escalation_tasks.escalate,
 ]  # fmt: skip
 
 

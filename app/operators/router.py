@@ -10,32 +10,43 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Res
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordRequestForm
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.audit import service as audit
+from app.core.clock import utcnow
+from app.core.config import Settings
 from app.core.db import transaction
 from app.core.deps import SessionDep, SettingsDep, VaultDep
 from app.operators import service
 from app.operators.dependencies import CSRF_COOKIE, SESSION_COOKIE, Admin, Viewer, presented_token
 from app.operators.models import Operator
 from app.operators.schemas import AuditOut, OperatorIn, OperatorOut, OperatorPatch, TokenOut
+from app.operators.throttle import Throttle, record_failure, wait_seconds
 
 router = APIRouter(prefix="/api/v1", tags=["operators"])
 UNAUTHORIZED = {401: {"description": "No, or no live, bearer token"}}
 FORBIDDEN = {**UNAUTHORIZED, 403: {"description": "The operator's role does not allow this"}}
 
 
-@router.post("/auth/token", response_model=TokenOut, responses={401: {"description": "Wrong username or password"}})
+@router.post("/auth/token", response_model=TokenOut, responses={
+    401: {"description": "Wrong username or password"}, 429: {"description": "Too many failed sign-ins: wait"},
+})  # fmt: skip
 def issue_token(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     vault: VaultDep,
     settings: SettingsDep,
 ) -> TokenOut | JSONResponse:
     """Exchange a username and password for a bearer token (OAuth2 password flow), for scripts."""
+    client = request.client.host if request.client else None
+    refused = _throttled(session, settings, form.username, client)
+    if refused is not None:
+        return refused
     operator = service.authenticate(session=session, username=form.username, password=form.password)
     if operator is None:
         # Returned, not raised: the request's transaction commits, and with it the audit line.
-        audit.record(session=session, actor=form.username[:64] or "?", action="auth.failed")
+        record_failure(session=session, username=form.username, client=client)
         return JSONResponse({"detail": "wrong username or password"}, 401, headers={"WWW-Authenticate": "Bearer"})
     lifetime = timedelta(hours=settings.token_hours)
     token, _ = service.issue_token(session=session, vault=vault, operator=operator, lifetime=lifetime)
@@ -70,10 +81,14 @@ def open_session(
         return JSONResponse({"detail": "cross-origin sign-in refused"}, 403)
     # A transaction of its own, committed before the answer leaves: the request's session commits only after the
     # response is sent, and the browser's very next request must find the token (PostgreSQL would not, yet).
+    client = request.client.host if request.client else None
     with transaction(request.app.state.sessionmaker) as session:
+        refused = _throttled(session, settings, username, client)
+        if refused is not None:
+            return refused
         operator = service.authenticate(session=session, username=username, password=password)
         if operator is None:
-            audit.record(session=session, actor=username[:64] or "?", action="auth.failed")
+            record_failure(session=session, username=username, client=client)
         else:
             lifetime = timedelta(hours=settings.token_hours)
             token, expires = service.issue_token(session=session, vault=vault, operator=operator, lifetime=lifetime)
@@ -105,6 +120,17 @@ def close_session(
     answer.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="strict")
     answer.delete_cookie(CSRF_COOKIE, path="/", secure=secure, samesite="strict")
     return answer
+
+
+def _throttled(session: Session, settings: Settings, username: str, client: str | None) -> JSONResponse | None:
+    """A 429 with Retry-After while the username or the client has failed too often; None to go ahead."""
+    wait = wait_seconds(session=session, throttle=Throttle.from_settings(settings), username=username, client=client,
+                        now=utcnow())  # fmt: skip
+    if not wait:
+        return None
+    audit.record(session=session, actor=username[:64] or "?", action="auth.throttled")
+    return JSONResponse({"detail": f"too many failed sign-ins: try again in {wait} s"}, 429,
+                        headers={"Retry-After": str(wait)})  # fmt: skip
 
 
 def _over_https(request: Request, public_base_url: str | None) -> bool:
