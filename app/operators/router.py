@@ -179,7 +179,7 @@ def update_operator(username: str, body: OperatorPatch, admin: Admin, session: S
     """Change an operator's role, or switch the account off (its tokens stop working at once)."""
     operator = session.scalar(select(Operator).where(Operator.username == username))
     if operator is None:
-        raise HTTPException(404, f"no operator {username!r}")
+        raise HTTPException(404, "no such operator")
     changes = body.model_dump(exclude_none=True)
     for key, value in changes.items():
         setattr(operator, key, value)

@@ -102,6 +102,8 @@ def _purge_reporters(session: Session, ids: list[int]) -> None:
     ).execution_options(synchronize_session=False))  # fmt: skip
     session.execute(update(CallbackTask).where(CallbackTask.reporter_id.in_(ids)).values(note=None)
                     .execution_options(synchronize_session=False))  # fmt: skip
+    session.execute(update(Notification).where(Notification.reporter_id.in_(ids)).values(address_masked=PURGED)
+                    .execution_options(synchronize_session=False))  # fmt: skip
     session.execute(update(OperatorWarning).where(OperatorWarning.reporter_id.in_(ids)).values(reporter_id=None)
                     .execution_options(synchronize_session=False))  # fmt: skip
 
@@ -145,11 +147,18 @@ def last_run(session: Session) -> RetentionRun | None:
 
 def compact(engine: Engine, *, rebuild: bool = True) -> None:
     """Make purged values unrecoverable from the files: SQLite checkpoints (and rebuilds), PostgreSQL vacuums."""
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        if connection.dialect.name == "sqlite":
+    if engine.dialect.name == "sqlite":
+        # The driver's own connection: the engine would wrap VACUUM in the BEGIN IMMEDIATE it gives every use.
+        raw = engine.raw_connection()
+        try:
+            cursor = raw.cursor()
             if rebuild:
-                connection.exec_driver_sql("VACUUM")  # rewrites the file: no free page keeps an old value
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # and the log of old pages is emptied
-        else:
-            for table in ("reporter", "report", "inbound_message", "notification", "callback_task"):
-                connection.execute(text(f"VACUUM {table}"))
+                cursor.execute("VACUUM")  # rewrites the file: no free page keeps an old value
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and the log of old pages is emptied
+            cursor.close()
+        finally:
+            raw.close()
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in ("reporter", "report", "inbound_message", "notification", "callback_task"):
+            connection.execute(text(f"VACUUM {table}"))

@@ -33,8 +33,11 @@ class Vault:
             raise DecryptionError("stored value cannot be decrypted with the configured keys") from None
 
     def rotate(self, token: str) -> str:
-        """Re-encrypt a stored value under the newest key."""
-        return self._fernet.rotate(token.encode()).decode()
+        """Re-encrypt a stored value under the newest key; DecryptionError when no configured key opens it."""
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise DecryptionError("stored value cannot be decrypted with the configured keys") from None
 
     def lookup_hash(self, value: str, *, purpose: str = "phone") -> str:
         """Keyed hash for equality lookups; without the key it cannot be reversed by enumeration."""
