@@ -292,3 +292,36 @@ def test_the_first_load_stays_small(kengele, factory, dashboard):
         sent["api" if "/api/" in url else "static"] += transferred
     print(f"first load: {sent['static']} bytes of page and files, {sent['api']} bytes of API answers")
     assert 0 < sent["static"] < STATIC_BUDGET_BYTES
+
+
+def test_a_flood_shows_as_one_warning_that_an_operator_marks_seen(kengele, factory, dashboard):
+    make_operator(factory, "desk.one", "operator")
+    dashboard.sign_in("desk.one")
+    page = dashboard.page
+    for i in range(8):  # three past the limit of five
+        post_sms(kengele.client, sms_form(From="+23675990003", Body=f"Attaque à Ouadda numéro {i}"))
+    kengele.work()
+    expect(page.locator("#warning-count")).to_have_text("1", timeout=LIVE_SECONDS * 1000 * 3)  # live, not polled
+    page.click("#tabs [data-view=warnings]")
+    row = page.locator("#warning-table tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("one number flooding")
+    expect(row.locator("td").nth(1)).to_contain_text("••")  # the number, masked
+    assert "990003" not in page.content()
+    row.locator("[data-action=acknowledge]").click()
+    expect(row.locator("td").nth(7)).to_have_text("desk.one")
+    expect(page.locator("#warning-count")).to_have_text("")
+    row.locator("button.link").click()  # the flood's incident opens in the incidents view
+    expect(page.locator("#detail")).to_be_visible()
+
+
+def test_too_many_failed_sign_ins_say_so(kengele, factory, dashboard):
+    make_operator(factory, "desk.two", "operator")
+    page = dashboard.page
+    page.goto(dashboard.base + "/dashboard")
+    for _ in range(6):
+        page.fill("#sign-in-form [name=username]", "desk.two")
+        page.fill("#sign-in-form [name=password]", "not the password")
+        page.click("#sign-in-form button[type=submit]")
+        expect(page.locator("#sign-in-error")).not_to_have_text("")
+    expect(page.locator("#sign-in-error")).to_have_text("Too many failed sign-ins: wait a few minutes.")

@@ -7,6 +7,7 @@ import { createFeed, unlockSound } from "./feed.js";
 import { currentLanguage, initialLanguage, setLanguage, t } from "./i18n.js";
 import { createMap } from "./map.js";
 import { createUnits, createZones } from "./units.js";
+import { createWarnings } from "./warnings.js";
 
 const $ = (id) => document.getElementById(id);
 let session = null; // what start() built, torn down by stop()
@@ -40,7 +41,8 @@ async function submit(event) {
     form.password.value = "";
     await start(user);
   } catch (problem) {
-    error.textContent = problem instanceof ApiError && problem.status === 401 ? t("auth.wrong") : t("auth.failed");
+    const status = problem instanceof ApiError ? problem.status : 0;
+    error.textContent = status === 401 ? t("auth.wrong") : status === 429 ? t("auth.throttled") : t("auth.failed");
   }
 }
 
@@ -79,6 +81,7 @@ async function start(user) {
     },
     onList: (items) => map.setIncidents(items),
     onEvent: (ref) => detail.changed(ref),
+    onWarning: () => warnings.load().catch(() => {}),
     onLive: (state) => {
       $("live").dataset.state = state;
       $("live").dataset.i18n = `live.${state}`; // so that a change of language relabels it too
@@ -86,9 +89,10 @@ async function start(user) {
     },
   });
   const callbacks = createCallbacks({ user });
+  const warnings = createWarnings({ user, onOpen: (ref) => { show("incidents"); feed.select(ref); } });
   const units = createUnits({ user, onUnits: (list) => map.setUnits(list) });
   const zones = createZones({ onZones: (collection) => map.setZones(collection) });
-  session = { feed, callbacks, detail, map, units, zones };
+  session = { feed, callbacks, warnings, detail, map, units, zones };
   await Promise.all([
     feed.start(),
     units.load(),
@@ -96,12 +100,14 @@ async function start(user) {
     api("/api/v1/roads").then((roads) => map.setRoads(roads)),
   ]);
   callbacks.start();
+  warnings.start();
 }
 
 function stop(message = "") {
   if (session) {
     session.feed.stop();
     session.callbacks.stop();
+    session.warnings.stop();
     session = null;
   }
   // The modules hold listeners on this page's elements: a fresh page is the simplest clean slate.
@@ -115,6 +121,7 @@ function show(name) {
   if (name === "incidents") session?.map.resize();
   if (name === "callbacks") session?.callbacks.load().catch(() => {});
   if (name === "units") session?.units.load().catch(() => {});
+  if (name === "warnings") session?.warnings.load().catch(() => {});
 }
 
 const notice = sessionStorage.getItem("kengele.message");

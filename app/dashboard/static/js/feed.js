@@ -7,14 +7,15 @@ const STREAM = "/api/v1/feed/stream";
 // Every kind of timeline line the server publishes as `incident.<kind>`; an EventSource hears only named kinds.
 const KINDS = ["created", "report_added", "report_rejected", "status", "priority", "merged", "split",
   "escalation_started", "notified", "held", "hold_expired", "stood_down", "verification_requested", "verified",
-  "stable", "cla"];
+  "stable", "cla", "abuse_flagged"];
+const WARNINGS = ["warning.sender_flood", "warning.unknown_burst"]; // published when a warning opens
 const STATUSES = { active: [], resolved: ["resolved"], false_alarm: ["false_alarm"] };
 const SAFETY_RELOAD_MS = 60_000; // a kind this page does not know yet still shows up within a minute
 const RECONNECT_MS = 3000;
 
 /** The feed table; `onSelect(incident)` when a row is chosen, `onList(items)` after each load,
  *  `onEvent(ref)` for every live event. */
-export function createFeed({ onSelect, onList, onEvent, onLive }) {
+export function createFeed({ onSelect, onList, onEvent, onLive, onWarning = () => {} }) {
   const body = document.querySelector("#feed-table tbody");
   const empty = document.getElementById("feed-empty");
   const count = document.getElementById("feed-count");
@@ -100,6 +101,12 @@ export function createFeed({ onSelect, onList, onEvent, onLive }) {
       }
     };
     for (const kind of KINDS) source.addEventListener(`incident.${kind}`, heard);
+    for (const kind of WARNINGS) {
+      source.addEventListener(kind, (event) => {
+        lastEventId = event.lastEventId || lastEventId;
+        onWarning();
+      });
+    }
     source.addEventListener("resync", heard);
   }
 
