@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 import time
@@ -89,6 +90,9 @@ def worker() -> None:
     channels = worker_module.notify_channels(settings, keys)
     loops = worker_module.worker_loops(settings, factory, Vault(keys), channels, embedded=False)
     console.print("worker running; Ctrl-C to stop")
+    # SIGTERM (systemd, docker stop, kill) ends the loops after the step in hand: a message being sent is
+    # recorded as sent, not left in doubt.
+    signal.signal(signal.SIGTERM, lambda *_: loops[0].stop())
     for loop in loops[1:]:
         loop.start()
     try:

@@ -37,25 +37,41 @@ def send_due(
     *, factory: sessionmaker[Session], vault: Vault, channels: Channels, config: SendSettings, batch_size: int = 20,
     clock: Callable[[], datetime] = utcnow,
 ) -> int:  # fmt: skip
-    """Send one batch; returns how many rows were attempted."""
+    """Send up to `batch_size` due rows, one at a time; returns how many rows were attempted."""
+    attempted = 0
+    while attempted < batch_size and _send_one(factory=factory, vault=vault, channels=channels, config=config,
+                                               clock=clock, release_stale=attempted == 0):  # fmt: skip
+        attempted += 1
+    return attempted
+
+
+def _send_one(
+    *, factory: sessionmaker[Session], vault: Vault, channels: Channels, config: SendSettings,
+    clock: Callable[[], datetime], release_stale: bool,
+) -> bool:  # fmt: skip
+    """Claim one due row, send it, record the answer; False when nothing is due.
+
+    One row per claim: a worker killed mid-send leaves only the message it was sending "sending" (in doubt,
+    never re-sent), not a whole claimed batch of messages it had not even tried.
+    """
     with transaction(factory) as session:
-        service.release_stale(session=session, now=clock())
-        rows = service.claim_due(session=session, now=clock(), limit=batch_size)
-        messages = {row.id: _message(session, vault, row, config) for row in rows}
-    # Outside any transaction: a slow provider must not hold locks. A crash here leaves rows "sending", never re-sent.
-    results = {
-        row_id: message if isinstance(message, SendResult) else channels.send(message)
-        for row_id, message in messages.items()
-    }
+        if release_stale:
+            service.release_stale(session=session, now=clock())
+        rows = service.claim_due(session=session, now=clock(), limit=1)
+        if not rows:
+            return False
+        row_id, message = rows[0].id, _message(session, vault, rows[0], config)
+    # Outside any transaction: a slow provider must not hold locks. A crash here leaves the row "sending", never
+    # re-sent.
+    result = message if isinstance(message, SendResult) else channels.send(message)
     with transaction(factory) as session:
-        for row_id, result in results.items():
-            row = session.get(Notification, row_id)
-            assert row is not None
-            service.record_result(
-                row, result, now=clock(), retry_seconds=config.retry_seconds, max_attempts=config.max_attempts
-            )
-            _log(row, result)
-    return len(results)
+        row = session.get(Notification, row_id)
+        assert row is not None
+        service.record_result(
+            row, result, now=clock(), retry_seconds=config.retry_seconds, max_attempts=config.max_attempts
+        )
+        _log(row, result)
+    return True
 
 
 def _message(session: Session, vault: Vault, row: Notification, config: SendSettings) -> OutboundMessage | SendResult:
