@@ -79,7 +79,7 @@ def _ranking(session: Session, incident: Incident, config: EscalationConfig) -> 
         return []
     params = RankingParams(detour_factor=config.detour_factor)
     ranked = routing.rank_for(session=session, lat=incident.lat, lon=incident.lon, kinds=list(RESPONDERS),
-                              params=params)  # fmt: skip
+                              params=params, best=RANKING_KEPT)  # fmt: skip
     return [
         {"unit_id": r.unit_id, "name": r.name, "eta_s": r.eta_s, "distance_m": r.distance_m, "method": r.method,
          "explanation": r.explanation, "route": list(r.route), "closed_avoided": list(r.closed_avoided)}

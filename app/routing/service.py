@@ -5,17 +5,20 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.clock import utcnow
-from app.routing.graph import RoadGraph
+from app.routing.graph import RoadGraph, haversine_m_array
 from app.routing.models import RoadClosure, RoadSegmentRow
-from app.routing.ranking import DEFAULT_PARAMS, RankingParams, UnitRanking, rank_units
+from app.routing.ranking import AVAILABLE, DEFAULT_PARAMS, RankingParams, UnitCandidate, UnitRanking, rank_units
 from app.routing.roads import RoadImport, RoadImportError, RoadSegment, load_roads
 from app.units import service as units
 
 KEY_LENGTH = 100  # road_segment.key, road_closure.segment_key
+# Units routed first when only the best few matter; more are routed only if they could still beat those.
+PREFILTER = 40
 
 
 class RoutingError(ValueError):
@@ -105,9 +108,43 @@ def closed_keys(*, session: Session, now: datetime | None = None) -> frozenset[s
 
 
 def rank_for(
-    *, session: Session, lat: float, lon: float, kinds: list[str] | None = None, params: RankingParams = DEFAULT_PARAMS
+    *, session: Session, lat: float, lon: float, kinds: list[str] | None = None, params: RankingParams = DEFAULT_PARAMS,
+    best: int | None = None,
 ) -> list[UnitRanking]:
-    """Available units of these kinds ranked by ETA to (lat, lon), over the stored network and its closures."""
+    """Available units of these kinds ranked by ETA to (lat, lon), over the stored network and its closures.
+
+    With `best`, only the first `best` places must be right: units that cannot beat them are not routed at all.
+    """
     graph = graphs.get(session)
     closed = closed_keys(session=session) if graph is not None else frozenset()
-    return rank_units(lat, lon, units.candidates(session=session, kinds=kinds), graph, closed, params)
+    pool = [u for u in units.candidates(session=session, kinds=kinds) if u.status == AVAILABLE]
+    if best is None or len(pool) <= PREFILTER:
+        return rank_units(lat, lon, pool, graph, closed, params)
+    return _rank_nearest_first(lat, lon, pool, graph, closed, params, best)
+
+
+def _rank_nearest_first(
+    lat: float, lon: float, pool: list[UnitCandidate], graph: RoadGraph | None, closed: frozenset[str],
+    params: RankingParams, best: int,
+) -> list[UnitRanking]:
+    """Route the units with the smallest lower bound on their ETA, then any other that could still beat the
+    `best`-th result: the top `best` are exactly what ranking them all would give."""
+    bound = eta_lower_bounds(lat, lon, pool, params, graph.max_speed_kmh if graph is not None else 0.0)
+    order = np.argsort(bound, kind="stable")
+    chosen = [pool[i] for i in order[:PREFILTER]]
+    ranked = rank_units(lat, lon, chosen, graph, closed, params)
+    etas = sorted(r.eta_s for r in ranked if r.eta_s is not None)
+    cutoff = etas[best - 1] if len(etas) >= best else np.inf
+    more = [pool[i] for i in order[PREFILTER:] if bound[i] <= cutoff]
+    return rank_units(lat, lon, chosen + more, graph, closed, params) if more else ranked
+
+
+def eta_lower_bounds(
+    lat: float, lon: float, pool: list[UnitCandidate], params: RankingParams, road_max_kmh: float
+) -> np.ndarray:
+    """Seconds no route can beat: the straight line at the fastest speed the unit could ever move."""
+    distance_m = haversine_m_array(np.array([u.lat for u in pool]), np.array([u.lon for u in pool]), lat, lon)
+    fastest = np.array([max(u.speed_kmh or 0.0, params.default_speed_kmh[u.mobility], road_max_kmh,
+                            params.off_road_speed_kmh.get(u.mobility, 0.0)) for u in pool])  # fmt: skip
+    takeoff = np.array([params.helicopter_takeoff_minutes * 60 if u.mobility == "helicopter" else 0.0 for u in pool])
+    return takeoff + distance_m / (fastest / 3.6)

@@ -6,9 +6,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, event, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.clock import utcnow
 from app.core.db import Base
 
 
@@ -69,3 +70,10 @@ class UnitContact(Base):
     lookup_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     secret_encrypted: Mapped[str | None] = mapped_column(Text)  # webhook signing secret
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+@event.listens_for(Unit, "before_update")
+def _touch(_mapper: Any, _connection: Any, unit: Unit) -> None:
+    """Any change (a status set by an operator, say) moves updated_at: routing's unit cache keys on it."""
+    if not inspect(unit).attrs.updated_at.history.has_changes():  # the caller's own time stands
+        unit.updated_at = utcnow()

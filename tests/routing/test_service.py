@@ -181,3 +181,32 @@ def test_a_road_name_longer_than_its_column_is_a_road_import_error_or_cut_to_fit
         assert str(exc).startswith("features[0]")
     else:
         assert len(db_session.scalars(select(RoadSegmentRow.name)).one()) <= 200
+
+
+def test_ranking_only_the_best_few_gives_the_same_top_as_ranking_every_unit(db_session, network):
+    import random
+
+    from app.core.clock import utcnow as now
+    from app.escalation.service import RESPONDERS
+
+    rng = random.Random(5)
+    mobilities = ["vehicle"] * 6 + ["foot", "boat", "helicopter"]
+    for i in range(1500):  # a big roster: patrols everywhere, a few boats and helicopters
+        db_session.add(Unit(name=f"Patrol {i}", kind="patrol", lat=rng.uniform(2.5, 10.5), lon=rng.uniform(15, 27),
+                            mobility=rng.choice(mobilities), speed_kmh=rng.choice([None, None, 30.0, 60.0]),
+                            status=rng.choice(["available"] * 4 + ["committed"]), position_at=now(),
+                            created_at=now(), updated_at=now()))  # fmt: skip
+    db_session.flush()
+    for lat, lon in [NEAR_KOUANGO, (6.54233, 21.98633), (8.4, 20.65), (4.36, 18.56), (10.2, 22.8)]:
+        every = service.rank_for(session=db_session, lat=lat, lon=lon, kinds=list(RESPONDERS))
+        best = service.rank_for(session=db_session, lat=lat, lon=lon, kinds=list(RESPONDERS), best=10)
+        assert len(best) < len(every), "far units were not routed at all"
+        assert [(r.name, r.eta_s) for r in best[:10]] == [(r.name, r.eta_s) for r in every[:10]]
+
+
+def test_a_status_change_reaches_the_ranking_at_once(db_session, network):
+    before = by_name(db_session)
+    unit = db_session.scalar(select(Unit).where(Unit.name == BAMBARI_UNIT))
+    unit.status = "committed"
+    db_session.flush()
+    assert BAMBARI_UNIT in before and BAMBARI_UNIT not in by_name(db_session)
