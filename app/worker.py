@@ -72,6 +72,17 @@ class BackgroundLoop:
             self._thread.join(timeout)
 
 
+class _Wakes:
+    """Wake every loop of a group at once."""
+
+    def __init__(self, loops: list[BackgroundLoop]) -> None:
+        self._loops = loops
+
+    def wake(self) -> None:
+        for loop in self._loops:
+            loop.wake()
+
+
 def notify_channels(settings: Settings, keys: Keys) -> Channels:
     """The outbound channels this deployment has: Twilio when configured, signed webhooks, else the console."""
     twilio = None
@@ -101,11 +112,17 @@ def worker_loops(
         voice_prompts_url=settings.voice_prompts_url,
     )  # fmt: skip
     batch = settings.worker_batch_size
-    outbox = BackgroundLoop(
-        "outbox-sender",
-        lambda: notify_tasks.send_due(factory=factory, vault=vault, channels=channels, config=send_config) >= 20,
-        settings.worker_poll_seconds,
-    )
+    # Several senders: a send waits on the provider (Twilio answers in ~100 ms), not on this machine, and an alert
+    # must not queue behind other incidents' calls. Each claims one message at a time (SKIP LOCKED on PostgreSQL).
+    senders = [
+        BackgroundLoop(
+            f"outbox-sender-{n}",
+            lambda: notify_tasks.send_due(factory=factory, vault=vault, channels=channels, config=send_config) >= 20,
+            settings.worker_poll_seconds,
+        )
+        for n in range(max(1, settings.outbox_senders))
+    ]
+    outbox = _Wakes(senders)
 
     def inbox_step() -> bool:
         done = intake_tasks.process_due(
@@ -124,7 +141,7 @@ def worker_loops(
     yield_s = settings.embedded_worker_yield_seconds if embedded else 0.0
     inbox = BackgroundLoop("inbox-worker", inbox_step, settings.worker_poll_seconds, yield_seconds=yield_s)
     timers = BackgroundLoop("escalation-timers", timer_step, settings.worker_poll_seconds)
-    loops = [inbox, outbox, timers]
+    loops = [inbox, *senders, timers]
     if settings.retention_purge_hours > 0:
         policy = retention.Policy(settings.retention_reporter_days, settings.retention_raw_message_days)
         every = timedelta(hours=settings.retention_purge_hours)

@@ -11,7 +11,7 @@ from app.abuse import service
 from app.abuse.models import OperatorWarning
 from app.abuse.schemas import WarningOut
 from app.audit import service as audit
-from app.core.deps import SessionDep
+from app.core.deps import RowId, SessionDep
 from app.incidents.models import Incident
 from app.operators.dependencies import OperatorOnDuty, Viewer
 from app.reporters.models import Reporter
@@ -44,7 +44,7 @@ def list_warnings(
 
 
 @router.post("/{warning_id}/acknowledge", responses={**FORBIDDEN, 404: {"description": "No such warning"}})
-def acknowledge_warning(warning_id: int, operator: OperatorOnDuty, session: SessionDep) -> WarningOut:
+def acknowledge_warning(warning_id: RowId, operator: OperatorOnDuty, session: SessionDep) -> WarningOut:
     """Mark a warning seen; it keeps counting while the pattern lasts."""
     warning = session.get(OperatorWarning, warning_id)
     if warning is None:

@@ -15,6 +15,10 @@ from sqlalchemy.types import TypeDecorator
 
 from app.core.config import Settings
 
+# The largest id a row can have on both databases (a PostgreSQL INTEGER): a larger one names no row, and the
+# drivers refuse to even send it (PostgreSQL: integer out of range; SQLite: beyond 64 bits), which would be a 500.
+MAX_ROW_ID = 2**31 - 1
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

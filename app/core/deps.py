@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.core.db import transaction
+from app.core.db import MAX_ROW_ID, transaction
 from app.intake.flows import IntakeGateway
 from app.security.crypto import Vault
 from app.security.keys import Keys
@@ -43,3 +43,5 @@ VaultDep = Annotated[Vault, Depends(get_vault)]
 GatewayDep = Annotated[IntakeGateway, Depends(get_gateway)]
 # scope="function": commit before the answer is sent, so a client never reads back something not yet stored.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+# A row id in a path: a number no row can have is refused (422) before any query.
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]

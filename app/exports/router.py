@@ -64,7 +64,7 @@ def cap_alert(
     """The incident's current CAP 1.2 message (Alert, Update or Cancel), scope Restricted; Exercise for a drill."""
     found = service.find(session=session, ref=ref)
     if not found:
-        raise HTTPException(404, f"no incident {ref[:20]!r}")
+        raise HTTPException(404, "no such incident")  # not echoed: it may be a number typed in the wrong box
     [item] = _alerts(session, found, language or settings.default_language)
     return Response(item.to_xml(), media_type=cap.MEDIA_TYPE, headers=NO_STORE)
 

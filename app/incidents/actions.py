@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.core.clock import utcnow
-from app.core.deps import SessionDep
+from app.core.deps import RowId, SessionDep
 from app.escalation import service as escalation
 from app.escalation import tasks as escalation_tasks
 from app.incidents import service
@@ -76,7 +76,7 @@ def split(operator: OperatorOnDuty, incident: IncidentByRef, body: SplitIn, sess
 
 @router.post("/reports/{report_id}/reject", responses=REPORT_MISSING)
 def reject_report(
-    report_id: int, operator: OperatorOnDuty, session: SessionDep, body: RejectIn | None = None
+    report_id: RowId, operator: OperatorOnDuty, session: SessionDep, body: RejectIn | None = None
 ) -> IncidentOut | None:
     """Mark a report false and re-evaluate its incident (returned, if any); left with none, it stands units down."""
     try:

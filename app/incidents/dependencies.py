@@ -20,7 +20,7 @@ def incident_by_ref(ref: Annotated[str, Path(max_length=20)], session: SessionDe
     """The incident the path names; 404 otherwise."""
     incident = session.scalar(select(Incident).where(Incident.ref == ref.upper()))
     if incident is None:
-        raise HTTPException(404, f"no incident {ref[:20]!r}")
+        raise HTTPException(404, "no such incident")  # not echoed: it may be a number typed in the wrong box
     return incident
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import select
 
 from app.audit import service as audit
-from app.core.deps import SessionDep, VaultDep
+from app.core.deps import RowId, SessionDep, VaultDep
 from app.incidents.dependencies import FORBIDDEN
 from app.incidents.schemas import ReporterOut, ReporterPage
 from app.operators.dependencies import CallBacker, Viewer
@@ -37,7 +37,7 @@ def list_reporters(
 
 
 @router.get("/{reporter_id}/number", responses=NO_NUMBER)
-def reveal_number(reporter_id: int, operator: CallBacker, session: SessionDep, vault: VaultDep) -> dict[str, str]:
+def reveal_number(reporter_id: RowId, operator: CallBacker, session: SessionDep, vault: VaultDep) -> dict[str, str]:
     """The reporter's number, to call them back; every reveal is audited."""
     reporter = session.get(Reporter, reporter_id)
     if reporter is None or not reporter.phone_encrypted:

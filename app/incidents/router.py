@@ -12,6 +12,7 @@ from sqlalchemy import case, select
 from app.audit import service as audit
 from app.core.clock import utcnow
 from app.core.deps import SessionDep
+from app.core.errors import invalid
 from app.escalation import service as escalation
 from app.escalation.models import Escalation
 from app.incidents import actions, reporter_routes, service
@@ -63,9 +64,9 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
     try:
         west, south, east, north = (float(v) for v in text.split(","))
     except ValueError:
-        raise HTTPException(422, "bbox: four numbers, min_lon,min_lat,max_lon,max_lat") from None
+        raise invalid(("query", "bbox"), "bbox: four numbers, min_lon,min_lat,max_lon,max_lat") from None
     if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-        raise HTTPException(422, "bbox: min_lon <= max_lon within ±180, min_lat <= max_lat within ±90")
+        raise invalid(("query", "bbox"), "bbox: min_lon <= max_lon within ±180, min_lat <= max_lat within ±90")
     return west, south, east, north
 
 
@@ -132,7 +133,7 @@ def _trust(reporter: Reporter | None) -> float | None:
 def _get(session, ref: str) -> Incident:
     incident = session.scalar(select(Incident).where(Incident.ref == ref.upper()))
     if incident is None:
-        raise HTTPException(404, f"no incident {ref[:20]!r}")
+        raise HTTPException(404, "no such incident")  # not echoed: it may be a number typed in the wrong box
     return incident
 
 

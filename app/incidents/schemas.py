@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.core.db import MAX_ROW_ID
 
 Priority = Literal["P1", "P2", "P3", "P4"]
 
@@ -120,7 +122,7 @@ class MergeIn(_Strict):
 class SplitIn(_Strict):
     """The reports that are about another event: they become a new incident."""
 
-    report_ids: list[int] = Field(min_length=1, max_length=500)
+    report_ids: list[Annotated[int, Field(ge=1, le=MAX_ROW_ID)]] = Field(min_length=1, max_length=500)
 
 
 class RejectIn(_Strict):
@@ -139,7 +141,7 @@ class PriorityIn(_Strict):
 class DispatchIn(_Strict):
     """The unit to alert now, on all its channels."""
 
-    unit_id: int
+    unit_id: int = Field(ge=1, le=MAX_ROW_ID)
     note: str | None = Field(default=None, max_length=500)
 
 

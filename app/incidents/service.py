@@ -69,7 +69,7 @@ def create_report(
         partner_id=envelope.partner_id,
         channel=envelope.channel,
         receipt_ref=inbound.receipt_ref,
-        body=envelope.body,
+        body=envelope.body.replace("\x00", ""),  # no SMS can carry a NUL, and PostgreSQL could not store it
         hints=envelope.hints,
         received_at=inbound.received_at,
         created_at=utcnow(),

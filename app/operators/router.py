@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.audit import service as audit
 from app.core.clock import utcnow
 from app.core.config import Settings
-from app.core.db import transaction
+from app.core.db import MAX_ROW_ID, transaction
 from app.core.deps import SessionDep, SettingsDep, VaultDep
 from app.operators import service
 from app.operators.dependencies import CSRF_COOKIE, SESSION_COOKIE, Admin, Viewer, presented_token
@@ -54,7 +54,9 @@ def issue_token(
     return TokenOut(access_token=token, expires_in=int(lifetime.total_seconds()))
 
 
-@router.post("/auth/logout", status_code=204, response_class=Response, responses=UNAUTHORIZED)
+@router.post("/auth/logout", status_code=204, response_class=Response, responses={
+    **UNAUTHORIZED, 403: {"description": "A session cookie without its CSRF token"},
+})  # fmt: skip
 def logout(
     operator: Viewer, session: SessionDep, vault: VaultDep,
     credentials: Annotated[HTTPAuthorizationCredentials, Depends(HTTPBearer())],
@@ -191,7 +193,9 @@ def update_operator(username: str, body: OperatorPatch, admin: Admin, session: S
 @router.get("/audit", responses=FORBIDDEN)
 def audit_log(
     _: Admin, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, description="entries older than this id (next page)")] = None,
+    before_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="entries older than this id (next page)")
+    ] = None,
 ) -> list[AuditOut]:  # fmt: skip
     """The audit log, newest first."""
     return [AuditOut.model_validate(e, from_attributes=True)

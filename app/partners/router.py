@@ -21,7 +21,8 @@ FORBIDDEN = {401: {"description": "No, or no live, bearer token"}, 403: {"descri
 class PartnerIn(BaseModel):
     """A partner network to register."""
 
-    name: str = Field(min_length=1, max_length=120)
+    # No control characters: they have no place in a name, and the revoke path below could not carry them.
+    name: str = Field(min_length=1, max_length=120, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
 class PartnerOut(BaseModel):
@@ -58,7 +59,8 @@ def create_partner(body: PartnerIn, admin: Admin, session: SessionDep, vault: Va
     return IssuedOut(name=body.name, api_key=issued.api_key, signing_secret=issued.signing_secret)
 
 
-@router.delete("/{name}", status_code=204, response_class=Response,
+# `:path`: a name may hold a "/" (nothing forbids one), and a partner must always be revocable.
+@router.delete("/{name:path}", status_code=204, response_class=Response,
                responses={**FORBIDDEN, 404: {"description": "No such partner"}})  # fmt: skip
 def revoke_partner(name: str, admin: Admin, session: SessionDep) -> Response:
     """Revoke a partner's key: its requests are refused from now on."""

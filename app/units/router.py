@@ -6,7 +6,8 @@ from fastapi import APIRouter, HTTPException, Response
 from sqlalchemy import select
 
 from app.audit import service as audit
-from app.core.deps import SessionDep, SettingsDep, VaultDep
+from app.core.deps import RowId, SessionDep, SettingsDep, VaultDep
+from app.core.errors import invalid
 from app.operators.dependencies import Admin, OperatorOnDuty, Viewer
 from app.reporters.phones import to_e164
 from app.units import service
@@ -16,6 +17,7 @@ from app.units.schemas import ContactOut, UnitIn, UnitOut, UnitPatch
 router = APIRouter(prefix="/api/v1/units", tags=["units"])
 FORBIDDEN = {401: {"description": "No, or no live, bearer token"}, 403: {"description": "Role too low"}}
 MISSING = {**FORBIDDEN, 404: {"description": "No such unit"}}
+TAKEN = {409: {"description": "Name taken"}}
 
 
 @router.get("", responses=FORBIDDEN)
@@ -27,7 +29,7 @@ def list_units(_: Viewer, session: SessionDep) -> list[UnitOut]:
     return [_out(u, contacts.get(u.id, [])) for u in session.scalars(select(Unit).order_by(Unit.name))]
 
 
-@router.post("", status_code=201, responses={**FORBIDDEN, 409: {"description": "Name taken"}})
+@router.post("", status_code=201, responses={**FORBIDDEN, **TAKEN})
 def create_unit(body: UnitIn, admin: Admin, session: SessionDep, vault: VaultDep, settings: SettingsDep) -> UnitOut:
     """Create a unit with its contacts."""
     if session.scalar(select(Unit.id).where(Unit.name == body.name)) is not None:
@@ -37,19 +39,21 @@ def create_unit(body: UnitIn, admin: Admin, session: SessionDep, vault: VaultDep
     return _detail(session, unit)
 
 
-@router.put("/{unit_id}", responses=MISSING)
+@router.put("/{unit_id}", responses={**MISSING, **TAKEN})
 def replace_unit(
-    unit_id: int, body: UnitIn, admin: Admin, session: SessionDep, vault: VaultDep, settings: SettingsDep
+    unit_id: RowId, body: UnitIn, admin: Admin, session: SessionDep, vault: VaultDep, settings: SettingsDep
 ) -> UnitOut:
     """Replace a unit's description and contacts."""
     unit = _get(session, unit_id)
+    if session.scalar(select(Unit.id).where(Unit.name == body.name, Unit.id != unit.id)) is not None:
+        raise HTTPException(409, f"a unit is already called {body.name!r}")
     _save(session, vault, settings.default_region, unit, body)
     audit.record(session=session, actor=admin.username, action="unit.replace", target=f"unit:{unit.id}")
     return _detail(session, unit)
 
 
 @router.patch("/{unit_id}", responses=MISSING)
-def update_unit(unit_id: int, body: UnitPatch, operator: OperatorOnDuty, session: SessionDep) -> UnitOut:
+def update_unit(unit_id: RowId, body: UnitPatch, operator: OperatorOnDuty, session: SessionDep) -> UnitOut:
     """Change a unit's status, or move it."""
     unit = _get(session, unit_id)
     if body.status is not None:
@@ -62,7 +66,7 @@ def update_unit(unit_id: int, body: UnitPatch, operator: OperatorOnDuty, session
 
 
 @router.delete("/{unit_id}", status_code=204, response_class=Response, responses=MISSING)
-def delete_unit(unit_id: int, admin: Admin, session: SessionDep) -> Response:
+def delete_unit(unit_id: RowId, admin: Admin, session: SessionDep) -> Response:
     """Take a unit off the roster (it is marked offline: past alerts still name it)."""
     unit = _get(session, unit_id)
     unit.status = "offline"
@@ -84,9 +88,9 @@ def _save(session, vault, region: str, unit: Unit | None, body: UnitIn) -> Unit:
         if contact.channel in ("sms", "voice"):
             address = to_e164(address, region) or ""
             if not address:
-                raise HTTPException(422, f"contacts[{i}]: not a phone number")
+                raise invalid(("body", "contacts", i, "address"), f"contacts[{i}]: not a phone number")
         elif not address.startswith(("https://", "http://")):
-            raise HTTPException(422, f"contacts[{i}]: a webhook address is an http(s) URL")
+            raise invalid(("body", "contacts", i, "address"), f"contacts[{i}]: a webhook address is an http(s) URL")
         contacts.append((contact.channel, address, contact.secret))
     values = body.model_dump(exclude={"contacts"}, mode="json")
     unit = service.save_unit(session=session, unit=unit, values=values)

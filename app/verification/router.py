@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.audit import service as audit
 from app.core.clock import utcnow
-from app.core.deps import SessionDep, SettingsDep, VaultDep
+from app.core.deps import RowId, SessionDep, SettingsDep, VaultDep
 from app.escalation import tasks as escalation_tasks
 from app.incidents.models import Incident
 from app.incidents.schemas import IncidentOut
@@ -66,7 +66,7 @@ def callbacks(_: Viewer, session: SessionDep, status: str = "open") -> list[Call
 
 @router.post("/callbacks/{task_id}/{action}", responses=MISSING)
 def update_task(
-    task_id: int, action: str, operator: CallBacker, session: SessionDep, body: TaskUpdate | None = None
+    task_id: RowId, action: str, operator: CallBacker, session: SessionDep, body: TaskUpdate | None = None
 ) -> CallbackOut:
     """claim, done or unreachable."""
     if action not in NEXT:
@@ -87,7 +87,7 @@ def update_task(
 
 
 @router.get("/callbacks/{task_id}/number", responses=MISSING)
-def reveal_number(task_id: int, operator: CallBacker, session: SessionDep, vault: VaultDep) -> dict[str, str]:
+def reveal_number(task_id: RowId, operator: CallBacker, session: SessionDep, vault: VaultDep) -> dict[str, str]:
     """The caller's number, to call them back; every reveal is audited."""
     task = session.get(CallbackTask, task_id)
     reporter = session.get(Reporter, task.reporter_id) if task else None
@@ -103,7 +103,7 @@ def verify(ref: str, body: VerifyIn, operator: OperatorOnDuty, session: SessionD
     """Record a verification answer: false stands the units down; confirmed escalates a held alert."""
     incident = session.scalar(select(Incident).where(Incident.ref == ref.upper()))
     if incident is None:
-        raise HTTPException(404, f"no incident {ref[:20]!r}")
+        raise HTTPException(404, "no such incident")  # not echoed: it may be a number typed in the wrong box
     if not escalation_tasks.apply_answer(session, incident, body.answer, actor=operator.username, via="api"):
         raise HTTPException(409, f"{incident.ref} is already {incident.verification}")
     audit.record(session=session, actor=operator.username, action="incident.verify", target=f"incident:{incident.ref}",
