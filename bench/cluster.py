@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
 import math
 import os
@@ -51,7 +50,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -60,16 +58,28 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from support.databases import free_port, postgres_database, postgres_problem, sqlite_database
+from support.databases import free_port, fresh_database, postgres_problem
+from support.events import (
+    GAZETTEER,
+    LOCATIVES,
+    SHARED_EVENTS,
+    TEMPLATES,
+    Place,
+    Source,
+    compose_text,
+    default_events_path,
+    km,
+    load_places,
+    load_sources,
+)
+from support.history import insert_history
+from support.plots import plot_cluster
+from support.processes import background, clean_env, wait_ready
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 RESULTS_FILE = BENCH_DIR / "results" / "cluster.json"
 INCIDENTS_FILE = BENCH_DIR / "results" / "cluster_incidents.jsonl"
-EVENTS_NAME = "car_events_2013_2016.csv"
-SHARED_EVENTS = Path("/work/shared/data") / EVENTS_NAME
-REPO_EVENT_COPIES = (REPO / "tests" / "data" / EVENTS_NAME, REPO / "app" / "data" / "demo" / EVENTS_NAME)
-GAZETTEER = REPO / "app" / "data" / "demo" / "car_places.csv"
 KENGELE = Path(sys.executable).parent / "kengele"
 DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 CLOCK_ENV = "CLUSTER_BENCH_CLOCK_FILE"
@@ -80,9 +90,7 @@ BAD_MERGE_KM = 25.0
 BAD_MERGE_HOURS = 24.0
 SAME_PLACE_KM = 5.0  # two sampled events this close within BAD_MERGE_HOURS could not be told apart: never sampled
 REPORT_SPREAD_HOURS = 6.0
-REAL_FIRST_DAY = datetime(2013, 1, 1, tzinfo=UTC)
 REAL_DAYS = 1461  # 2013-01-01 .. 2016-12-31
-PLACE_KINDS = ("town", "village", "city", "commune", "locality", "camp", "suburb", "forest", "location")
 
 # Message mix.
 LANGUAGES = (("fr", 0.4), ("sg", 0.2), ("ln", 0.2), ("en", 0.2))
@@ -94,8 +102,6 @@ ROAD_NAMED_SHARE = 0.5  # offset reports that also name the road ("sur l'axe Oua
 LOCATIVE_WEIGHTS = (("at", 0.40), ("description", 0.15), ("misspelled", 0.15), ("near", 0.15), ("offset", 0.15))
 
 # Timeouts (seconds): every wait in the run is bounded.
-READY_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
 MESSAGE_TIMEOUT = 15.0
 DRAIN_TIMEOUT = 90.0
 CLI_TIMEOUT = 300.0
@@ -103,97 +109,8 @@ PUSH_BUDGET = 1200.0  # the whole replay; what is left unsent is counted, not wa
 SCALE_SIZES = {"10k": 10_000, "1m": 1_000_000}
 WORST_COUNT = 8
 
-TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
-    "attack": {  # type_of_violence 3: one-sided violence against civilians
-        "fr": (
-            "Des hommes armés ont attaqué la population {loc}, {n} civils tués",
-            "URGENT {loc} attaque contre les civils ce matin, {n} morts et des blessés",
-            "Les rebelles tirent sur les habitants {loc}, on compte {n} morts",
-            "{loc} des villageois tués par des hommes en armes, envoyez la MINUSCA svp",
-        ),
-        "en": (
-            "Armed men attacked civilians {loc}, {n} people killed",
-            "URGENT gunmen attacked the village {loc} this morning, {n} dead",
-            "{loc} civilians killed by armed men, please send help",
-        ),
-        "sg": (
-            "Azo ti bira a fa azo {n} {loc}",
-            "{loc} azo ti bira a pika azo, a fa azo {n}",
-            "Seleka a fa azo {loc} laso, mbeto ayeke ngangu",
-        ),
-        "ln": (
-            "Bato ya mandoki babomi bato {n} {loc}",
-            "{loc} bato ya mandoki babeti bato masasi, bato {n} bakufi",
-            "Babomi bato {loc} lelo na tongo, tosengi lisalisi",
-        ),
-    },
-    "clash": {  # type_of_violence 1: state forces against an armed group
-        "fr": (
-            "Affrontements entre les FACA et les rebelles {loc}, tirs nourris",
-            "Combats {loc} entre la MINUSCA et des hommes armés depuis ce matin",
-            "{loc} accrochage entre militaires et groupe armé, {n} morts",
-        ),
-        "en": (
-            "Fighting between FACA and rebels {loc}, heavy gunfire",
-            "Clashes {loc} between peacekeepers and an armed group, {n} dead",
-        ),
-        "sg": ("FACA na azo ti bira a pika tere {loc}", "Bira {loc} na popo ti MINUSCA na azo ti bira"),
-        "ln": (
-            "Basoda na bato ya mandoki babundi {loc}",
-            "Bitumba makasi {loc} kati na basoda na bato ya mandoki, bato {n} bakufi",
-        ),
-    },
-    "fight": {  # type_of_violence 2: armed groups against each other
-        "fr": (
-            "Combats entre anti-balaka et ex-Seleka {loc}, {n} morts",
-            "{loc} affrontements entre deux groupes armés, la population fuit",
-        ),
-        "en": (
-            "Clashes between anti-balaka and ex-Seleka {loc}, {n} killed",
-            "Two armed groups are fighting {loc}, people are fleeing",
-        ),
-        "sg": ("Bira na popo ti anti balaka na Seleka {loc}", "Anti balaka na Seleka a pika tere {loc}, azo {n} a kui"),
-        "ln": (
-            "Bitumba kati na anti balaka na Seleka {loc}, bato {n} bakufi",
-            "Bitumba {loc} kati na UPC na anti balaka",
-        ),
-    },
-}
-FAMILIES = {"1": "clash", "2": "fight", "3": "attack"}
-LOCATIVES: dict[str, dict[str, str]] = {
-    "at": {"fr": "à {p}", "en": "in {p}", "sg": "na {p}", "ln": "na {p}"},
-    "near": {"fr": "près de {p}", "en": "near {p}", "sg": "nduru na {p}", "ln": "pene na {p}"},
-    "offset": {"fr": "à {k} km de {p}", "en": "{k} km from {p}", "sg": "na {k} km ti {p}", "ln": "na {k} km na {p}"},
-    "road": {"fr": "sur l'axe {p}", "en": "on the {p} road", "sg": "na lege ti {p}", "ln": "na nzela ya {p}"},
-    "home": {"fr": "dans notre village", "en": "in our village", "sg": "na kodoro ti e", "ln": "na mboka na biso"},
-}
-
 
 # ---------------------------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class Place:
-    """A gazetteer entry of the demo region."""
-
-    name: str
-    kind: str
-    lat: float
-    lon: float
-
-
-@dataclass(frozen=True)
-class Source:
-    """A real UCDP event usable for the scenario."""
-
-    id: str
-    day: int
-    lat: float
-    lon: float
-    family: str
-    place: Place | None
-    description: str
-    deaths: int
 
 
 @dataclass(frozen=True)
@@ -248,59 +165,6 @@ class Scenario:
     def event_by_key(self) -> dict[str, Event]:
         """The events by key."""
         return {event.key: event for event in self.events}
-
-
-def km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in km."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, for name lookups."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
-
-
-def default_events_path() -> Path:
-    """The shared events file, or the first repo copy of it."""
-    return next((path for path in (SHARED_EVENTS, *REPO_EVENT_COPIES) if path.is_file()), SHARED_EVENTS)
-
-
-def load_places(path: Path) -> list[Place]:
-    """The demo gazetteer's places."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        return [Place(r["name"], r["kind"], float(r["lat"]), float(r["lon"])) for r in csv.DictReader(handle)]
-
-
-def canonical_place(where_coordinates: str, by_name: dict[str, Place]) -> Place | None:
-    """The gazetteer place UCDP names in `where_coordinates` ("Bambari town" -> Bambari), if any."""
-    words = where_coordinates.split()
-    name = " ".join(words[:-1]) if len(words) > 1 and words[-1] in PLACE_KINDS else where_coordinates
-    return by_name.get(fold(name))
-
-
-def source_from_row(row: dict[str, str], by_name: dict[str, Place]) -> Source | None:
-    """A usable event (where_prec <= 2, coordinates, some place text), else None."""
-    if row["where_prec"].strip() not in ("1", "2") or not row["lat"] or not row["lon"]:
-        return None
-    family = FAMILIES.get(row["type_of_violence"].strip())
-    description = " ".join(row["where_description"].split())
-    place = canonical_place(row["where_coordinates"], by_name)
-    if family is None or (place is None and not description):
-        return None
-    day = (datetime.fromisoformat(row["date_start"]).replace(tzinfo=UTC) - REAL_FIRST_DAY).days
-    deaths = int(row["best"]) if row["best"].strip().isdigit() else 0
-    return Source(row["id"], day, float(row["lat"]), float(row["lon"]), family, place, description, deaths)
-
-
-def load_sources(path: Path, places: list[Place]) -> list[Source]:
-    """Every usable event of the events file, in file order."""
-    by_name = {fold(place.name): place for place in places}
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return [source for row in rows if (source := source_from_row(row, by_name)) is not None]
 
 
 # ------------------------------------------------------------------------------------------ scenario
@@ -453,9 +317,7 @@ def locative(event: Event, lang: str, places: list[Place], rng: random.Random) -
 
 def compose(event: Event, lang: str, loc: str, rng: random.Random) -> str:
     """The SMS text: a template of the event's family in the language, with the place and a death toll."""
-    deaths = max(1, (event.deaths or rng.randint(1, 10)) + rng.randint(-2, 2))
-    text = rng.choice(TEMPLATES[event.family][lang]).format(loc=loc, n=deaths)
-    return text[0].upper() + text[1:] if rng.random() < 0.7 else text
+    return compose_text(event.family, event.deaths, lang, loc, rng)
 
 
 class Senders:
@@ -828,66 +690,9 @@ def run_clocked(argv: list[str]) -> int:
 # -------------------------------------------------------------------------------------------- server
 
 
-def clean_env(settings: dict[str, str]) -> dict[str, str]:
-    """This process's environment without KENGELE_ settings, plus the given ones."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("KENGELE_")}
-    return {**env, **settings}
-
-
 def clocked(args: list[str]) -> list[str]:
     """The command line of a kengele command under the simulated clock."""
     return [sys.executable, str(Path(__file__).resolve()), "_clocked", *args]
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate a process we started, killing it if it does not stop in time."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT)
-
-
-def log_tail(path: Path) -> str:
-    """The end of a process log, for error messages."""
-    return path.read_text(errors="replace")[-3000:]
-
-
-@contextlib.contextmanager
-def background(command: list[str], env: dict[str, str], workdir: Path, name: str) -> Iterator[Background]:
-    """Run a process for the duration of the block (logging to workdir/name.log); stop it afterwards."""
-    log_path = workdir / f"{name}.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield Background(process, log_path)
-            if process.poll() is not None:
-                raise RuntimeError(f"{name} exited early:\n{log_tail(log_path)}")
-        finally:
-            stop(process)
-
-
-@dataclass(frozen=True)
-class Background:
-    """A process started by the bench, and its log."""
-
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def wait_ready(server: Background, base_url: str) -> None:
-    """Poll /readyz until it answers 200; fail with the log's tail if the server exits or is late."""
-    import httpx
-
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline and server.process.poll() is None:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(base_url + "/readyz", timeout=1.0).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"server not ready at {base_url}:\n{log_tail(server.log)}")
 
 
 @contextlib.contextmanager
@@ -896,7 +701,7 @@ def serving(env: dict[str, str], workdir: Path) -> Iterator[str]:
     port = free_port()
     base_url = f"http://{HOST}:{port}"
     with background(clocked(["serve", "--host", HOST, "--port", str(port)]), env, workdir, "server") as server:
-        wait_ready(server, base_url)
+        wait_ready(server, base_url + "/readyz")
         yield base_url
 
 
@@ -916,16 +721,6 @@ def incidents_available() -> bool:
 
 
 # ------------------------------------------------------------------------------------------ database
-
-
-@contextlib.contextmanager
-def fresh_database(kind: str, admin_url: str, workdir: Path) -> Iterator[str]:
-    """A fresh migrated database (SQLite file, or PostgreSQL dropped WITH (FORCE) afterwards); yields its URL."""
-    if kind == "sqlite":
-        yield sqlite_database(workdir)
-        return
-    with postgres_database(admin_url) as url:
-        yield url
 
 
 def server_env(url: str, workdir: Path, clock: SimClock, *, embedded_worker: bool) -> dict[str, str]:
@@ -1114,104 +909,6 @@ def quality_run(args: argparse.Namespace, scenario: Scenario, workdir: Path) -> 
 
 
 # ---------------------------------------------------------------------------------------------- scale
-
-HISTORY_SQL = (
-    """INSERT INTO reporter (identity_hash, kind, created_at, last_seen_at)
-    SELECT 'hist' || md5('reporter' || g), 'villager', :base, :base FROM generate_series(1, :reporters) g""",
-    """INSERT INTO incident (ref, category, severity, status, verification, lat, lon, precision_m, place,
-        first_report_at, last_report_at, report_count, reporter_count, confidence, created_at, updated_at)
-    SELECT 'H-' || g, (ARRAY['attack_civilians', 'armed_clash', 'armed_presence', 'looting', 'burning',
-        'gunfire', 'abduction', 'displacement', 'threat'])[1 + g % 9], 'severe',
-        CASE WHEN t < CAST(:base AS timestamptz) - interval '3 days' THEN :old_status ELSE 'open' END, 'unverified',
-        p.lat + (random() - 0.5) * 0.2, p.lon + (random() - 0.5) * 0.2, 3000, p.name, t, t + interval '80 minutes',
-        3, 3, 0.5, t, t + interval '80 minutes'
-    FROM (SELECT g, CAST(:base AS timestamptz) - random() * interval '730 days' AS t
-          FROM generate_series(0, :incidents - 1) g) s
-    JOIN (SELECT row_number() OVER (ORDER BY id) - 1 AS k, name, lat, lon FROM place) p
-      ON p.k = s.g % (SELECT count(*) FROM place)""",
-    """INSERT INTO inbound_message (source, external_id, payload_encrypted, payload_digest, receipt_ref, received_at,
-        spooled, attempts, next_attempt_at, processed_at)
-    SELECT 'twilio_sms', 'SMhist' || g, 'history', md5('payload' || g), 'H' || g, t, false, 0, t, t
-    FROM (SELECT g, i.first_report_at + ((g / :incidents) % 3) * interval '40 minutes' AS t
-          FROM generate_series(0, :reports - 1) g JOIN incident i ON i.ref = 'H-' || (g % :incidents)) s""",
-    """INSERT INTO report (inbound_message_id, reporter_id, channel, receipt_ref, body, hints, received_at,
-        created_at, language, category, severity, details, understood_at, lat, lon, precision_m, location_method,
-        location_confidence, incident_id, text_digest)
-    SELECT m.id, (SELECT min(id) FROM reporter WHERE identity_hash LIKE 'hist%') + m.g % :reporters, 'sms',
-        m.receipt_ref, 'historique ' || m.g, '{}', m.received_at, m.received_at, 'fr', i.category, i.severity,
-        '{}', m.received_at, i.lat + (random() - 0.5) * 0.05, i.lon + (random() - 0.5) * 0.05, 3000,
-        'gazetteer', 0.8, i.id, md5('text' || m.g)
-    FROM (SELECT CAST(substr(external_id, 7) AS bigint) AS g, id, receipt_ref, received_at
-          FROM inbound_message WHERE external_id LIKE 'SMhist%') m
-    JOIN incident i ON i.ref = 'H-' || (m.g % :incidents)""",
-)
-HISTORY_FILLED = {
-    "reporter": {"identity_hash", "kind", "created_at", "last_seen_at"},
-    "incident": {
-        "ref",
-        "category",
-        "severity",
-        "status",
-        "verification",
-        "first_report_at",
-        "last_report_at",
-        "report_count",
-        "reporter_count",
-        "confidence",
-        "created_at",
-        "updated_at",
-    },
-    "inbound_message": {
-        "source",
-        "external_id",
-        "payload_encrypted",
-        "payload_digest",
-        "receipt_ref",
-        "received_at",
-        "spooled",
-        "attempts",
-        "next_attempt_at",
-    },
-    "report": {"inbound_message_id", "channel", "receipt_ref", "body", "hints", "received_at", "created_at", "details"},
-}
-
-
-def unfilled_columns(engine: Any) -> list[str]:
-    """Required columns (NOT NULL, no default) the history SQL does not fill: the schema moved on."""
-    from sqlalchemy import text
-
-    sql = text(
-        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
-        "AND table_name IN ('reporter', 'incident', 'inbound_message', 'report') AND is_nullable = 'NO' "
-        "AND column_default IS NULL AND column_name <> 'id'"
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(sql).all()
-    return [f"{table}.{column}" for table, column in rows if column not in HISTORY_FILLED[table]]
-
-
-def insert_history(engine: Any, reports: int, base: datetime, old_status: str) -> float:
-    """Bulk-insert `reports` historical reports (3 per incident) over the 2 years before `base`; return seconds."""
-    from sqlalchemy import text
-
-    missing = unfilled_columns(engine)
-    if missing:
-        raise RuntimeError(f"history SQL does not fill required columns: {', '.join(missing)}")
-    params = {
-        "base": base,
-        "reports": reports,
-        "incidents": max(1, reports // 3),
-        "reporters": max(1, reports // 20),
-        "old_status": old_status,
-    }
-    started = time.perf_counter()
-    with engine.begin() as connection:
-        for statement in HISTORY_SQL:
-            connection.execute(text(statement), params)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM ANALYZE"))
-    return time.perf_counter() - started
-
 
 def batch_ms_per_report(engine: Any, sids: list[str]) -> float | None:
     """Processing time per report of the batch: the span of its processed_at stamps over the reports after the first."""
@@ -1710,6 +1407,7 @@ def run(args: argparse.Namespace) -> int:
     print_table(record)
     RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_FILE.write_text(json.dumps(record, indent=2) + "\n")
+    plot_cluster(record, RESULTS_FILE.with_suffix(".png"))
     write_incidents(scenario, outcome)
     print(json.dumps(record))
     return 0

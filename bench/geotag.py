@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [score(event, result) for event, result in zip(events, results, strict=True)]
     out = metrics(rows, wall)
     out["settings"] = {"events_file": str(args.events), "gazetteer": str(args.gazetteer), "kengele": str(args.kengele)}
-    out["machine"] = {"platform": platform.platform(), "python": platform.python_version()}
+    out["machine"] = {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
     out["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     png = args.out.with_name("geotag_errors.png")

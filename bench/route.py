@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from support.plots import plot_route
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -202,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(out)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    plot_route(out, args.out.with_suffix(".png"))
     print(json.dumps(out, ensure_ascii=False))
     return 0
 

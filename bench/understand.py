@@ -15,6 +15,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import platform
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from support.plots import UNDERSTAND_KEYS, plot_shares
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -371,11 +374,12 @@ def main(argv: list[str] | None = None) -> int:
         **haiti_record,
         "kengele": str(args.kengele),
         "gazetteer": str(args.gazetteer),
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    plot_shares(record, args.out.with_suffix(".png"), UNDERSTAND_KEYS, "understanding: accuracy on the labelled set")
     print(json.dumps(record, ensure_ascii=False))
     return 1 if labelled.problems or haiti.problems else 0
 

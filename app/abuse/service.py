@@ -59,6 +59,8 @@ def screen_sender(session: Session, report: Report) -> None:
         return
     limits = Limits.from_settings()
     since = report.received_at - limits.sender_window
+    if reporter.created_at == reporter.last_seen_at:
+        return  # registered by this very message (get_or_create stamps both alike): nothing earlier to count
     recent = session.scalar(
         select(func.count()).where(
             Report.reporter_id == reporter.id, Report.received_at > since, Report.received_at <= report.received_at

@@ -49,10 +49,11 @@ def escalate(session: Session, report: Report) -> None:
         return
     reprioritise(session, incident)
     settings = get_settings()
-    if "cla" in verification.reporter_kinds(session=session, incident=incident) and incident.verification != "false":
+    kinds = verification.reporter_kinds(session=session, incident=incident)
+    if "cla" in kinds and incident.verification != "false":
         incident.verification = "confirmed"  # a CLA's own report is a verified source
     decision = trust_rules.decide(
-        kinds=verification.reporter_kinds(session=session, incident=incident),
+        kinds=kinds,
         distrusted_false=verification.distrusted_false(session=session, incident=incident),
         severity=incident.severity, verification=incident.verification,
     )  # fmt: skip

@@ -1,8 +1,9 @@
-"""Fresh, migrated databases and free ports for the benchmarks (shared by bench/intake.py and bench/cluster.py)."""
+"""Fresh, migrated databases and free ports for the benchmarks (intake, cluster, pipeline, scale)."""
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -57,5 +58,38 @@ def postgres_database(admin_url: str) -> Iterator[str]:
         url = admin_url.rsplit("/", 1)[0] + f"/{name}"
         migrations.upgrade(url)
         yield url
+    finally:
+        admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, admin_url: str, workdir: Path) -> Iterator[str]:
+    """A fresh migrated database (SQLite file in workdir, or PostgreSQL dropped WITH (FORCE) afterwards); its URL."""
+    if kind == "sqlite":
+        yield sqlite_database(workdir)
+        return
+    with postgres_database(admin_url) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def copy_of(url: str, admin_url: str, workdir: Path) -> Iterator[str]:
+    """A copy of a database nobody is connected to (PostgreSQL: CREATE DATABASE … TEMPLATE; SQLite: the file)."""
+    if url.startswith("sqlite"):
+        source = Path(url.removeprefix("sqlite:///"))
+        target = workdir / f"{source.stem}-copy-{uuid.uuid4().hex[:8]}.db"
+        engine = create_engine(url)
+        try:
+            with engine.connect() as connection:  # everything into the main file: the -wal file is not copied
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            engine.dispose()
+        shutil.copyfile(source, target)
+        yield f"sqlite:///{target}"
+        return
+    name, template = f"kengele_bench_{uuid.uuid4().hex[:12]}", url.rsplit("/", 1)[1]
+    admin_execute(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
         admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
