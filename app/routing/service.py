@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.core.clock import utcnow
 from app.routing.graph import RoadGraph, haversine_m_array
 from app.routing.models import RoadClosure, RoadSegmentRow
-from app.routing.ranking import AVAILABLE, DEFAULT_PARAMS, RankingParams, UnitCandidate, UnitRanking, rank_units
+from app.routing.ranking import DEFAULT_PARAMS, MOBILITIES, RankingParams, UnitRanking, rank_units
 from app.routing.roads import RoadImport, RoadImportError, RoadSegment, load_roads
 from app.units import service as units
 
@@ -117,34 +117,31 @@ def rank_for(
     """
     graph = graphs.get(session)
     closed = closed_keys(session=session) if graph is not None else frozenset()
-    pool = [u for u in units.candidates(session=session, kinds=kinds) if u.status == AVAILABLE]
-    if best is None or len(pool) <= PREFILTER:
-        return rank_units(lat, lon, pool, graph, closed, params)
-    return _rank_nearest_first(lat, lon, pool, graph, closed, params, best)
-
-
-def _rank_nearest_first(
-    lat: float, lon: float, pool: list[UnitCandidate], graph: RoadGraph | None, closed: frozenset[str],
-    params: RankingParams, best: int,
-) -> list[UnitRanking]:
-    """Route the units with the smallest lower bound on their ETA, then any other that could still beat the
-    `best`-th result: the top `best` are exactly what ranking them all would give."""
-    bound = eta_lower_bounds(lat, lon, pool, params, graph.max_speed_kmh if graph is not None else 0.0)
-    order = np.argsort(bound, kind="stable")
-    chosen = [pool[i] for i in order[:PREFILTER]]
+    pool = units.unit_cache.get(session)
+    index = pool.select(kinds, available_only=True)
+    if best is None or len(index) <= PREFILTER:
+        return rank_units(lat, lon, [pool.units[i] for i in index], graph, closed, params)
+    # Route the units with the smallest lower bound on their ETA, then any other that could still beat the
+    # `best`-th result: the top `best` are exactly what routing them all would give.
+    bound = eta_lower_bounds(lat, lon, pool, index, params, graph.max_speed_kmh if graph is not None else 0.0)
+    order = index[np.argsort(bound, kind="stable")]
+    bound = np.sort(bound, kind="stable")
+    chosen = [pool.units[i] for i in order[:PREFILTER]]
     ranked = rank_units(lat, lon, chosen, graph, closed, params)
     etas = sorted(r.eta_s for r in ranked if r.eta_s is not None)
     cutoff = etas[best - 1] if len(etas) >= best else np.inf
-    more = [pool[i] for i in order[PREFILTER:] if bound[i] <= cutoff]
+    more = [pool.units[i] for i, b in zip(order[PREFILTER:], bound[PREFILTER:], strict=True) if b <= cutoff]
     return rank_units(lat, lon, chosen + more, graph, closed, params) if more else ranked
 
 
 def eta_lower_bounds(
-    lat: float, lon: float, pool: list[UnitCandidate], params: RankingParams, road_max_kmh: float
+    lat: float, lon: float, pool: units.UnitPool, index: np.ndarray, params: RankingParams, road_max_kmh: float
 ) -> np.ndarray:
     """Seconds no route can beat: the straight line at the fastest speed the unit could ever move."""
-    distance_m = haversine_m_array(np.array([u.lat for u in pool]), np.array([u.lon for u in pool]), lat, lon)
-    fastest = np.array([max(u.speed_kmh or 0.0, params.default_speed_kmh[u.mobility], road_max_kmh,
-                            params.off_road_speed_kmh.get(u.mobility, 0.0)) for u in pool])  # fmt: skip
-    takeoff = np.array([params.helicopter_takeoff_minutes * 60 if u.mobility == "helicopter" else 0.0 for u in pool])
+    distance_m = haversine_m_array(pool.lat[index], pool.lon[index], lat, lon)
+    mobility = pool.mobility[index]
+    usual = np.array([params.default_speed_kmh[m] for m in MOBILITIES])[mobility]
+    off_road = np.array([params.off_road_speed_kmh.get(m, 0.0) for m in MOBILITIES])[mobility]
+    fastest = np.maximum(np.maximum(pool.own_speed_kmh[index], usual), np.maximum(off_road, road_max_kmh))
+    takeoff = np.where(mobility == MOBILITIES.index("helicopter"), params.helicopter_takeoff_minutes * 60, 0.0)
     return takeoff + distance_m / (fastest / 3.6)

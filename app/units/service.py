@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -14,7 +16,7 @@ from app.core.clock import utcnow
 from app.geo.importers import ImportReport, RowError, iter_csv_rows
 from app.reporters import service as reporter_service
 from app.reporters.phones import mask, sender_key
-from app.routing.ranking import UnitCandidate
+from app.routing.ranking import MOBILITIES, UnitCandidate
 from app.security.crypto import Vault
 from app.units.importers import UnitRowError, parse_unit_row
 from app.units.models import Unit, UnitContact, UnitStatus
@@ -119,30 +121,60 @@ def update_position(*, session: Session, unit: Unit, lat: float, lon: float, pla
     unit.position_at = unit.updated_at = utcnow()
 
 
+@dataclass(frozen=True)
+class UnitPool:
+    """Every unit as routing sees it, with the columns ranking filters on as arrays (one pass per report)."""
+
+    units: tuple[UnitCandidate, ...]
+    kind: np.ndarray
+    available: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    own_speed_kmh: np.ndarray  # 0 where the unit has none
+    mobility: np.ndarray  # index into app.routing.ranking.MOBILITIES
+
+    @classmethod
+    def of(cls, rows: list[tuple[str, UnitCandidate]]) -> UnitPool:
+        units = tuple(u for _, u in rows)
+        return cls(
+            units, np.array([k for k, _ in rows], dtype=object), np.array([u.status == "available" for u in units]),
+            np.array([u.lat for u in units], dtype=float), np.array([u.lon for u in units], dtype=float),
+            np.array([u.speed_kmh or 0.0 for u in units], dtype=float),
+            np.array([MOBILITIES.index(u.mobility) for u in units], dtype=int),
+        )
+
+    def select(self, kinds: Iterable[str] | None, *, available_only: bool = False) -> np.ndarray:
+        """Indexes of the units of these kinds (and available, if asked)."""
+        mask = self.available.copy() if available_only else np.ones(len(self.units), dtype=bool)
+        if kinds is not None:
+            mask &= np.isin(self.kind, list(kinds))
+        return np.flatnonzero(mask)
+
+
 class CandidateCache:
     """Every unit as routing sees it, kept per process and read again only when a unit changed."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._version: tuple | None = None
-        self._units: tuple[tuple[str, UnitCandidate], ...] = ()
+        self._pool = UnitPool.of([])
 
-    def get(self, session: Session) -> tuple[tuple[str, UnitCandidate], ...]:
-        """(kind, candidate) for every unit; one cheap query when nothing changed."""
+    def get(self, session: Session) -> UnitPool:
+        """Every unit; one cheap query when nothing changed."""
         version = tuple(session.execute(select(func.count(Unit.id), func.max(Unit.updated_at))).one())
         with self._lock:
             if version != self._version:
                 # Columns, not ORM objects: at 10,000 units building objects cost ten times the ranking itself.
                 rows = session.execute(select(Unit.kind, Unit.id, Unit.name, Unit.lat, Unit.lon, Unit.mobility,
                                               Unit.speed_kmh, Unit.status).order_by(Unit.id))  # fmt: skip
-                self._units = tuple((kind, UnitCandidate(*rest)) for kind, *rest in rows)
+                self._pool = UnitPool.of([(kind, UnitCandidate(*rest)) for kind, *rest in rows])
                 self._version = version
-            return self._units
+            return self._pool
 
     def clear(self) -> None:
         """Forget the units (tests that change rows behind the ORM's back)."""
         with self._lock:
-            self._version, self._units = None, ()
+            self._version, self._pool = None, UnitPool.of([])
 
 
 unit_cache = CandidateCache()
@@ -150,8 +182,8 @@ unit_cache = CandidateCache()
 
 def candidates(*, session: Session, kinds: Iterable[str] | None = None) -> list[UnitCandidate]:
     """Every unit of these kinds as routing sees it (ranking itself keeps only the available ones)."""
-    wanted = None if kinds is None else set(kinds)
-    return [unit for kind, unit in unit_cache.get(session) if wanted is None or kind in wanted]
+    pool = unit_cache.get(session)
+    return [pool.units[i] for i in pool.select(kinds)]
 
 
 def contacts(*, session: Session, unit_ids: Iterable[int], channels: Iterable[str]) -> list[UnitContact]:
