@@ -130,7 +130,7 @@ def rank_for(
     ranked = rank_units(lat, lon, chosen, graph, closed, params)
     etas = sorted(r.eta_s for r in ranked if r.eta_s is not None)
     cutoff = etas[best - 1] if len(etas) >= best else np.inf
-    more = [pool.units[i] for i, b in zip(order[PREFILTER:], bound[PREFILTER:], strict=True) if b <= cutoff]
+    more = [pool.units[i] for i in order[PREFILTER:][bound[PREFILTER:] <= cutoff]]
     return rank_units(lat, lon, chosen + more, graph, closed, params) if more else ranked
 
 
