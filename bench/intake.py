@@ -2,7 +2,8 @@
 
 Starts each server as a real uvicorn subprocess (bare baseline, Kengele on SQLite, Kengele on
 PostgreSQL when reachable), drives it from a separate process (bench/support/driver.py), prints a table and,
-as the last line, one JSON object (also written to bench/results/intake.json).
+as the last line, one JSON object (also written to bench/results/intake.json). Kengele runs once per worker
+layout (--workers-layout): with no worker running beside the API process, and with the embedded worker.
 
     .venv/bin/python bench/intake.py [--quick] [--seconds 5] [--rate 200] [--postgres ADMIN_URL]
 """
@@ -27,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, text
 from support.databases import free_port, postgres_database, postgres_problem, sqlite_database
+from support.plots import plot_intake
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -37,6 +40,11 @@ HOST = "127.0.0.1"
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 FORMS_PER_SECOND_CEILING = 8000  # requests signed per saturation second; the run stops early if all are sent
+# Where the inbox worker runs while the intake is measured. "none": the API process alone, as in production with
+# `kengele worker` run apart and not busy during the run; "embedded": `kengele serve`'s default, the worker in
+# the server process; "separate": a `kengele worker` process at nice 19 beside the API process.
+WORKER_LAYOUTS = ("none", "embedded", "separate")
+DEFAULT_LAYOUTS = "none,embedded"
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,8 @@ class Target:
     ready_path: str
     factory: bool = False
     env: dict[str, str] = field(default_factory=dict)
+    database_url: str | None = None
+    worker: str = "none"  # none, embedded or separate (see WORKER_LAYOUTS)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,7 +69,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=32, help="connections of the saturation run (default 32)")
     parser.add_argument("--postgres", default=DEFAULT_PG_ADMIN_URL, help="PostgreSQL admin URL ('' to skip)")
     parser.add_argument("--quick", action="store_true", help="1 s runs, shorter warm-up (a smoke test)")
+    parser.add_argument(
+        "--workers-layout",
+        default=DEFAULT_LAYOUTS,
+        help=f"comma-separated worker layouts per database, the first one gives the headline keys "
+        f"(of {', '.join(WORKER_LAYOUTS)}; default {DEFAULT_LAYOUTS})",
+    )
     args = parser.parse_args(argv)
+    args.layouts = [layout.strip() for layout in args.workers_layout.split(",") if layout.strip()]
+    if not args.layouts or any(layout not in WORKER_LAYOUTS for layout in args.layouts):
+        parser.error(f"--workers-layout takes a comma-separated list of {', '.join(WORKER_LAYOUTS)}")
     if args.quick:
         args.seconds = 1.0
     if args.seconds <= 0 or args.rate <= 0 or args.concurrency < 1:
@@ -72,18 +91,39 @@ def base_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("KENGELE_")}
 
 
-def kengele_target(name: str, database_url: str, data_dir: Path, token: str) -> Target:
-    """Kengele in production mode with explicit secrets, a fresh data dir and the embedded worker."""
+def kengele_target(name: str, database_url: str, data_dir: Path, token: str, worker: str) -> Target:
+    """Kengele in production mode with explicit secrets and a fresh data dir; the worker where `worker` says."""
     env = {
         "KENGELE_MODE": "production",
         "KENGELE_DATABASE_URL": database_url,
         "KENGELE_DATA_DIR": str(data_dir),
         "KENGELE_SECRET_KEY": secrets.token_urlsafe(48),
         "KENGELE_TWILIO_AUTH_TOKEN": token,
-        "KENGELE_EMBEDDED_WORKER": "true",
+        "KENGELE_EMBEDDED_WORKER": "true" if worker == "embedded" else "false",
         "KENGELE_LOG_LEVEL": "WARNING",
     }
-    return Target(name, "app.main:create_app", PROJECT_ROOT, "/readyz", factory=True, env=env)
+    app = "app.main:create_app"
+    return Target(name, app, PROJECT_ROOT, "/readyz", factory=True, env=env, database_url=database_url, worker=worker)
+
+
+def worker_command() -> list[str]:
+    """`kengele worker` at the lowest CPU priority, so that it uses only what the API process leaves."""
+    return ["nice", "-n", "19", str(Path(sys.executable).with_name("kengele")), "worker"]
+
+
+def inbox_progress(database_url: str | None) -> dict[str, int] | None:
+    """How many inbox rows the run stored and how many of them a worker has already processed."""
+    if database_url is None:
+        return None
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            stored, processed = connection.execute(
+                text("SELECT count(*), count(processed_at) FROM inbound_message")
+            ).one()
+    finally:
+        engine.dispose()
+    return {"stored": stored, "processed": processed}
 
 
 def server_command(target: Target, port: int) -> list[str]:
@@ -119,17 +159,19 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running(target: Target, workdir: Path) -> Iterator[str]:
-    """Run the target's server for the duration of the block; yield its base URL; log to workdir."""
+    """Run the target's server (and its separate worker) for the duration of the block; yield its base URL."""
     port = free_port()
     log_path = workdir / f"{target.name}.log"
     with log_path.open("wb") as log:
+        env = {**base_env(), **target.env}
         process = subprocess.Popen(
             server_command(target, port),
             cwd=workdir,  # no stray .env from the project directory
-            env={**base_env(), **target.env},
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        worker = None
         try:
             base_url = f"http://{HOST}:{port}"
             try:
@@ -138,8 +180,12 @@ def running(target: Target, workdir: Path) -> Iterator[str]:
                 log.flush()
                 sys.stderr.write(log_path.read_text(errors="replace")[-4000:])
                 raise
+            if target.worker == "separate":
+                worker = subprocess.Popen(worker_command(), cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
             yield base_url
         finally:
+            if worker is not None:
+                stop(worker)
             stop(process)
 
 
@@ -171,12 +217,18 @@ def drive(base_url: str, token: str, args: argparse.Namespace) -> dict[str, Any]
 
 
 def bench(target: Target, token: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Start the target, drive it, stop it."""
+    """Start the target, drive it, see how far its worker got, stop it."""
     print(f"- {target.name}: starting", flush=True)
     with running(target, workdir) as base_url:
         result = drive(base_url, token, args)
+        result["inbox"] = inbox_progress(target.database_url)
     print(f"- {target.name}: {result['saturation']['rps']:.0f} req/s", flush=True)
     return result
+
+
+def target_name(database: str, layout: str, args: argparse.Namespace) -> str:
+    """The database's name for the headline layout (the first one), else e.g. "sqlite_embedded"."""
+    return database if layout == args.layouts[0] else f"{database}_{layout}"
 
 
 def run_all(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, dict[str, Any]], str | None]:
@@ -185,16 +237,19 @@ def run_all(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, dict[str
     results = {
         "bare": bench(Target("bare", "bare_app:app", BENCH_DIR / "support", "/openapi.json"), token, args, workdir)
     }
-    sqlite_dir = workdir / "sqlite-data"
-    sqlite = kengele_target("sqlite", sqlite_database(workdir), sqlite_dir, token)
-    results["sqlite"] = bench(sqlite, token, args, workdir)
+    for layout in args.layouts:  # a fresh database per run: a backlog left by one run must not slow the next
+        name = target_name("sqlite", layout, args)
+        target = kengele_target(name, sqlite_database(workdir), workdir / f"{name}-data", token, layout)
+        results[name] = bench(target, token, args, workdir)
     skipped = postgres_problem(args.postgres) if args.postgres else "no --postgres URL given"
     if skipped:
         print(f"- postgres: skipped ({skipped})", flush=True)
         return results, skipped
-    with postgres_database(args.postgres) as url:
-        postgres = kengele_target("postgres", url, workdir / "postgres-data", token)
-        results["postgres"] = bench(postgres, token, args, workdir)
+    for layout in args.layouts:
+        name = target_name("postgres", layout, args)
+        with postgres_database(args.postgres) as url:
+            target = kengele_target(name, url, workdir / f"{name}-data", token, layout)
+            results[name] = bench(target, token, args, workdir)
     return results, None
 
 
@@ -214,7 +269,8 @@ def summary(results: dict[str, dict[str, Any]], args: argparse.Namespace, skippe
     bare_rps = results["bare"]["saturation"]["rps"]
     rate = f"{args.rate:g}".replace(".", "_")
     record: dict[str, Any] = {"bare_rps": round(bare_rps, 1)}
-    for name in ("bare", "sqlite", "postgres"):
+    names = ["bare"] + [target_name(db, layout, args) for db in ("sqlite", "postgres") for layout in args.layouts]
+    for name in names:
         result = results.get(name)
         latency = result["fixed_rate"] if result else {}
         if name != "bare":
@@ -229,8 +285,15 @@ def summary(results: dict[str, dict[str, Any]], args: argparse.Namespace, skippe
     record["statuses"] = {
         name: {run: result[run]["statuses"] for run in ("fixed_rate", "saturation")} for name, result in results.items()
     }
+    record["inbox"] = {name: result.get("inbox") for name, result in results.items() if name != "bare"}
     record["postgres_skipped"] = skipped
-    record["settings"] = {"seconds": args.seconds, "rate_per_s": args.rate, "concurrency": args.concurrency}
+    record["settings"] = {
+        "seconds": args.seconds,
+        "rate_per_s": args.rate,
+        "concurrency": args.concurrency,
+        # What the headline keys (sqlite_*, postgres_*) measured, and what the suffixed ones did.
+        "worker": {target_name("sqlite", layout, args).removeprefix("sqlite"): layout for layout in args.layouts},
+    }
     record["machine"] = {
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
@@ -244,7 +307,7 @@ def print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) ->
     """A human-readable table of both runs per target."""
     bare_rps = results["bare"]["saturation"]["rps"]
     print(f"\nsaturation: {args.concurrency} connections for {args.seconds:g} s; fixed rate: {args.rate:g}/s")
-    row = "{:<9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}"
+    row = "{:<18} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}"
     print(row.format("target", "req/s", "vs bare", "done/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "non-2xx"))
     for name, result in results.items():
         sat, lat = result["saturation"], result["fixed_rate"]
@@ -253,6 +316,7 @@ def print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) ->
         print(row.format(name, *cells, failures(result)))
         if sat["exhausted"]:
             print(f"          (saturation stopped early: all {sat['requests']} pre-signed requests were sent)")
+    print(f"worker layout: {args.layouts[0]} for the rows without a suffix, else the suffix (see WORKER_LAYOUTS)")
     print()
 
 
@@ -271,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     record = summary(results, args, skipped)
     RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_FILE.write_text(json.dumps(record, indent=2) + "\n")
+    plot_intake(record, RESULTS_FILE.with_suffix(".png"))
     print(json.dumps(record))
     return 0
 

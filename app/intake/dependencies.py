@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from app.core import metrics
+from app.core.config import Settings
 from app.core.db import transaction
 from app.core.deps import SettingsDep, VaultDep
 from app.core.errors import public_errors
@@ -23,10 +24,10 @@ from app.security.dependencies import VerifiedTwilioForm
 logger = logging.getLogger(__name__)
 
 
-async def verified_twilio_sms(form: VerifiedTwilioForm, settings: SettingsDep) -> TwilioSmsForm:
-    """Twilio's signed form, validated as an inbound SMS; a drill only when its signature was checked."""
+def validated_sms(fields: dict[str, str], settings: Settings) -> TwilioSmsForm:
+    """Signed form fields (a repeated field keeps its last value) as an inbound SMS; 422/403 with the reason."""
     try:
-        sms = TwilioSmsForm.model_validate({key: form.get(key) for key in form})
+        sms = TwilioSmsForm.model_validate(fields)
     except ValidationError as exc:
         raise HTTPException(422, public_errors(exc.errors())) from None
     if sms.exercise and settings.insecure_skip_twilio_signature:
@@ -69,7 +70,6 @@ async def authenticated_partner(
     return identity
 
 
-VerifiedTwilioSms = Annotated[TwilioSmsForm, Depends(verified_twilio_sms)]
 AuthenticatedPartner = Annotated[partner_service.PartnerIdentity, Depends(authenticated_partner)]
 
 

@@ -23,13 +23,20 @@ from app.feedback import receipts
 from app.intake import service as inbox_service
 from app.intake.schemas import InboundEnvelope
 from app.intake.spool import Spool
-from app.intake.writer import IdempotencyConflict, InboxWriter, PendingWrite, StoreResult, resolve
+from app.intake.writer import IdempotencyConflict, InboxWriter, PendingWrite, StoreResult, settle
 from app.reporters import service as reporter_service
 from app.security.crypto import Vault
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Acceptance", "IdempotencyConflict", "IntakeGateway", "IntakeUnavailable"]
+
+_ENVELOPE_FIELDS = dataclasses.fields(InboundEnvelope)
+
+
+def _give_up(waiter: asyncio.Future[StoreResult]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class IntakeUnavailable(Exception):
@@ -64,14 +71,14 @@ class IntakeGateway:
         self._on_accepted = on_accepted
         # Twilio gives up after 15 s; past this we answer from the spool rather than wait on the database.
         self._write_timeout = write_timeout
-        self._writer = InboxWriter(factory, on_failure=self._spool_batch)
+        self._writer = InboxWriter(factory, on_failure=self._spool_batch, prepare=self._sealed)
         self._replay_lock = threading.Lock()
         metrics.SPOOL_DEPTH.set(spool.depth())
 
     def accept(self, envelope: InboundEnvelope, *, check_conflict: bool = False) -> Acceptance:
         """Store the envelope (blocking) and return the receipt to answer with."""
         values = self._row_values(envelope, utcnow())
-        future = self._writer.submit(values, check_conflict=check_conflict)
+        future = self._writer.submit(values, check_conflict=check_conflict, payload=envelope)
         try:
             result = future.result(timeout=self._write_timeout)
         except concurrent.futures.TimeoutError:
@@ -81,12 +88,15 @@ class IntakeGateway:
     async def accept_async(self, envelope: InboundEnvelope, *, check_conflict: bool = False) -> Acceptance:
         """Store the envelope without blocking the event loop and return the receipt to answer with."""
         values = self._row_values(envelope, utcnow())
-        future = self._writer.submit(values, check_conflict=check_conflict)
+        waiter = self._writer.submit_async(values, check_conflict=check_conflict, payload=envelope)
+        # A timer that fails only our wait (the queued write goes on): cheaper than wait_for + shield per request.
+        timer = asyncio.get_running_loop().call_later(self._write_timeout, _give_up, waiter)
         try:
-            # shield: a timeout here must not cancel the write itself.
-            result = await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self._write_timeout)
+            result = await waiter
         except TimeoutError:
             result = self._spool_late(envelope, values)
+        finally:
+            timer.cancel()
         return self._finish(envelope, values, result)
 
     def close(self) -> None:
@@ -134,14 +144,11 @@ class IntakeGateway:
         )
 
     def _row_values(self, envelope: InboundEnvelope, now: datetime) -> dict[str, Any]:
-        payload = dataclasses.asdict(envelope)
-        content = {k: v for k, v in payload.items() if k != "provider_fields"}
+        """The row's keys and bookkeeping; the encrypted payload and its digest are added by `_sealed`."""
         sender = envelope.sender_phone
         return {
             "source": envelope.source,
             "external_id": envelope.external_id,
-            "payload_encrypted": self._vault.encrypt(json.dumps(payload, ensure_ascii=False)),
-            "payload_digest": self._vault.lookup_hash(json.dumps(content, sort_keys=True), purpose="payload"),
             "sender_hash": reporter_service.phone_identity(self._vault, sender) if sender else None,
             "receipt_ref": receipts.receipt_ref(self._vault, envelope.source, envelope.external_id),
             "received_at": now,
@@ -151,21 +158,34 @@ class IntakeGateway:
             "next_attempt_at": now,
         }
 
+    def _sealed(self, values: dict[str, Any], envelope: InboundEnvelope) -> dict[str, Any]:
+        """The complete row: `values` plus the envelope encrypted, and the keyed digest that detects reused keys."""
+        # Shallow: dataclasses.asdict deep-copies every field, and only JSON is made of it (same keys, same order).
+        payload = {f.name: getattr(envelope, f.name) for f in _ENVELOPE_FIELDS}
+        content = {name: value for name, value in payload.items() if name != "provider_fields"}
+        return {
+            **values,
+            "payload_encrypted": self._vault.encrypt(json.dumps(payload, ensure_ascii=False)),
+            "payload_digest": self._vault.lookup_hash(json.dumps(content, sort_keys=True), purpose="payload"),
+        }
+
     def _spool_batch(self, batch: list[PendingWrite], exc: SQLAlchemyError) -> None:
         logger.error("database write failed (%s); spooling %d messages", type(exc).__name__, len(batch))
+        settled: list[tuple[PendingWrite, StoreResult | BaseException]] = []
         for item in batch:
             try:
                 self._spool_values(item.values)
             except IntakeUnavailable as unavailable:
-                resolve(item.future, error=unavailable)
+                settled.append((item, unavailable))
             else:
-                resolve(item.future, StoreResult(created=True, language=None, spooled=True))
+                settled.append((item, StoreResult(created=True, language=None, spooled=True)))
+        settle(settled)
 
     def _spool_late(self, envelope: InboundEnvelope, values: dict[str, Any]) -> StoreResult:
         logger.error(
             "database write still pending after %.0f s; spooling %s message", self._write_timeout, envelope.source
         )
-        self._spool_values(values)
+        self._spool_values(self._sealed(values, envelope))
         return StoreResult(created=True, language=None, spooled=True)
 
     def _spool_values(self, values: dict[str, Any]) -> None:

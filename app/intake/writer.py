@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import transaction
 from app.intake import service as inbox_service
-from app.reporters.models import Reporter
 
 logger = logging.getLogger(__name__)
 
@@ -35,21 +35,49 @@ class StoreResult:
     reporter_kind: str | None = None
 
 
-def resolve(future: Future[StoreResult], result: StoreResult | None = None, error: Exception | None = None) -> None:
-    """Settle a write's future once; a caller that gave up waiting (and spooled) has already moved on."""
+Outcome = StoreResult | BaseException
+
+
+def _settle_future(future: Future[StoreResult] | asyncio.Future[StoreResult], outcome: Outcome) -> None:
+    # A caller that gave up waiting (and spooled the message itself) has already moved on: settle once.
     if future.done():
         return
-    if error is not None:
-        future.set_exception(error)
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
     else:
-        future.set_result(result)  # type: ignore[arg-type]
+        future.set_result(outcome)
+
+
+def _settle_on_loop(settled: list[tuple[asyncio.Future[StoreResult], Outcome]]) -> None:
+    for future, outcome in settled:
+        _settle_future(future, outcome)
 
 
 @dataclass
 class PendingWrite:
+    """One queued inbox row and whoever waits for it: a thread (`future`) or an event loop (`loop`, `waiter`)."""
+
     values: dict[str, Any]
     check_conflict: bool
-    future: Future[StoreResult]
+    payload: Any = None  # what `prepare` completes `values` from, in the writer thread
+    future: Future[StoreResult] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    waiter: asyncio.Future[StoreResult] | None = field(default=None, repr=False)
+
+
+def settle(items: list[tuple[PendingWrite, Outcome]]) -> None:
+    """Settle many writes; the waiters of one event loop are woken with one call, not one per message."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[StoreResult], Outcome]]] = {}
+    for item, outcome in items:
+        if item.waiter is not None and item.loop is not None:
+            by_loop.setdefault(item.loop, []).append((item.waiter, outcome))
+        elif item.future is not None:
+            _settle_future(item.future, outcome)
+    for loop, settled in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_on_loop, settled)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            logger.warning("inbox writer: event loop closed before %d writes were answered", len(settled))
 
 
 class InboxWriter:
@@ -64,20 +92,34 @@ class InboxWriter:
         factory: sessionmaker[Session],
         on_failure: Callable[[list[PendingWrite], SQLAlchemyError], None],
         max_batch: int = 256,
+        prepare: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None,
     ) -> None:
         self._factory = factory
         self._on_failure = on_failure
         self._max_batch = max_batch
+        # Completes a row from its payload (encryption, digests) here rather than on the request path: the work
+        # is the same, but done in a batch it does not hand the interpreter lock back and forth per request.
+        self._prepare = prepare
         self._queue: queue.SimpleQueue[PendingWrite | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, values: dict[str, Any], *, check_conflict: bool = False) -> Future[StoreResult]:
+    def submit(
+        self, values: dict[str, Any], *, check_conflict: bool = False, payload: Any = None
+    ) -> Future[StoreResult]:
         """Queue one inbox row; the future resolves once it is committed (or handed to the spool)."""
-        self._ensure_started()
-        pending = PendingWrite(values, check_conflict, Future())
-        self._queue.put(pending)
-        return pending.future
+        pending = PendingWrite(values, check_conflict, payload, future=Future())
+        self._put(pending)
+        return pending.future  # type: ignore[return-value]
+
+    def submit_async(
+        self, values: dict[str, Any], *, check_conflict: bool = False, payload: Any = None
+    ) -> asyncio.Future[StoreResult]:
+        """Queue one inbox row from the running event loop; the asyncio future resolves as `submit`'s does."""
+        loop = asyncio.get_running_loop()
+        pending = PendingWrite(values, check_conflict, payload, loop=loop, waiter=loop.create_future())
+        self._put(pending)
+        return pending.waiter  # type: ignore[return-value]
 
     def stop(self, timeout: float = 10) -> None:
         """Write what is queued, then stop the thread."""
@@ -87,12 +129,16 @@ class InboxWriter:
             self._queue.put(None)
             thread.join(timeout)
 
-    def _ensure_started(self) -> None:
+    def _put(self, pending: PendingWrite) -> None:
         if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
-                    self._thread.start()
+            self._start()
+        self._queue.put(pending)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
+                self._thread.start()
 
     def _run(self) -> None:
         while True:
@@ -100,43 +146,52 @@ class InboxWriter:
             if first is None:
                 return
             batch = [first]
-            stopping = False
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
+            stopping = self._drain(batch)
             self._write(batch)
             if stopping:
                 return
 
+    def _drain(self, batch: list[PendingWrite]) -> bool:
+        """Move what is queued into the batch (up to its limit); True when the stop marker was among it."""
+        while len(batch) < self._max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if item is None:
+                return True
+            batch.append(item)
+        return False
+
     def _write(self, batch: list[PendingWrite]) -> None:
         try:
+            if self._prepare is not None:
+                for item in batch:
+                    item.values = self._prepare(item.values, item.payload)
             with transaction(self._factory) as session:
-                outcomes = self._store_batch(session, batch)
-                reporters = self._reporters(session, [item.values["sender_hash"] for item in batch])
+                connection = session.connection()
+                outcomes = self._store_batch(session, connection, batch)
+                senders = [item.values["sender_hash"] for item in batch if item.values["sender_hash"]]
+                reporters = inbox_service.reporters_by_hash(connection=connection, hashes=senders)
         except SQLAlchemyError as exc:
             self._on_failure(batch, exc)
             return
         except Exception as exc:  # a bug must fail the requests, not kill the writer
             logger.error("inbox writer failed (%s)", type(exc).__name__)
-            for item in batch:
-                resolve(item.future, error=exc)
+            settle([(item, exc) for item in batch])
             return
+        settled: list[tuple[PendingWrite, Outcome]] = []
         for item, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Exception):
-                resolve(item.future, error=outcome)
+                settled.append((item, outcome))
             else:
                 language, kind = reporters.get(item.values["sender_hash"], (None, None))
-                resolve(item.future, StoreResult(outcome, language, reporter_kind=kind))
+                settled.append((item, StoreResult(outcome, language, reporter_kind=kind)))
+        settle(settled)
 
     @staticmethod
-    def _store_batch(session: Session, batch: list[PendingWrite]) -> list[bool | Exception]:
-        created_keys = inbox_service.store_many(session=session, rows=[item.values for item in batch])
+    def _store_batch(session: Session, connection: Connection, batch: list[PendingWrite]) -> list[bool | Exception]:
+        created_keys = inbox_service.insert_batch(connection=connection, rows=[item.values for item in batch])
         seen: set[tuple[str, str]] = set()
         outcomes: list[bool | Exception] = []
         for item in batch:
@@ -151,14 +206,3 @@ class InboxWriter:
                     continue
             outcomes.append(created)
         return outcomes
-
-    @staticmethod
-    def _reporters(session: Session, sender_hashes: list[str | None]) -> dict[str, tuple[str | None, str]]:
-        """Language and kind of the senders already known, for the reply."""
-        wanted = {h for h in sender_hashes if h}
-        if not wanted:
-            return {}
-        rows = session.execute(
-            select(Reporter.identity_hash, Reporter.language, Reporter.kind).where(Reporter.identity_hash.in_(wanted))
-        )
-        return {row[0]: (row[1], row[2]) for row in rows}

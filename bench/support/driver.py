@@ -1,7 +1,8 @@
 """Load driver for bench/intake.py, run in its own process: `python bench/driver.py '<json spec>'`.
 
 Signs and encodes every request before any timing starts, then runs a warm-up, a fixed-rate run
-(latency) and a saturation run (throughput) against one server, and prints one JSON object.
+(latency) and a saturation run (throughput) against one server, and prints one JSON object. With
+`messages_file` in the spec it instead posts those SMS forms at a fixed rate for bench/pipeline.py.
 
 It speaks HTTP/1.1 keep-alive over asyncio streams instead of using httpx: on the 2-core bench
 machine an httpx.AsyncClient tops out at 200-750 requests/s, far below what the bare baseline
@@ -16,6 +17,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -36,19 +38,20 @@ def sms_form() -> dict[str, str]:
 
 def signed_requests(count: int, *, url: str, token: str) -> list[bytes]:
     """`count` complete HTTP requests, each a distinct form signed against the exact URL it is posted to."""
+    return [signed_request(sms_form(), url=url, token=token) for _ in range(count)]
+
+
+def signed_request(form: dict[str, str], *, url: str, token: str) -> bytes:
+    """One complete HTTP request posting `form`, signed as Twilio signs it against the exact URL."""
     parts = urlsplit(url)
-    requests = []
-    for _ in range(count):
-        form = sms_form()
-        body = urlencode(form).encode()
-        head = (
-            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\n"
-            f"X-Twilio-Signature: {sign_twilio(auth_token=token, url=url, params=form)}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        )
-        requests.append(head.encode() + body)
-    return requests
+    body = urlencode(form).encode()
+    head = (
+        f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"X-Twilio-Signature: {sign_twilio(auth_token=token, url=url, params=form)}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 async def exchange(stream: Stream, request: bytes) -> tuple[str, bool]:
@@ -185,9 +188,36 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     return {"fixed_rate": latency, "saturation": throughput}
 
 
+async def paced_messages(spec: dict[str, Any]) -> dict[str, Any]:
+    """Post the given SMS forms (spec['messages_file']: JSON list) at spec['rate'] per second, open loop.
+
+    For bench/pipeline.py: returns, per MessageSid, the wall-clock time (Unix seconds) just before the request was
+    written, the HTTP status, and how long the answer took, so that what the request caused can be timed later.
+    """
+    url, token, rate = spec["url"], spec["token"], spec["rate"]
+    forms = json.loads(Path(spec["messages_file"]).read_text(encoding="utf-8"))
+    requests = [signed_request(form, url=url, token=token) for form in forms]
+    pool = Pool(url, spec.get("max_connections", 256))
+    started = time.perf_counter()
+
+    async def one(index: int, request: bytes) -> dict[str, Any]:
+        await asyncio.sleep(max(0.0, started + index / rate - time.perf_counter()))
+        sent_at, sent = time.time(), time.perf_counter()
+        status = await pool.post(request)
+        return {"sid": forms[index]["MessageSid"], "sent_at": sent_at, "status": status,
+                "answer_ms": 1000 * (time.perf_counter() - sent)}  # fmt: skip
+
+    try:
+        sent = await asyncio.gather(*(one(i, request) for i, request in enumerate(requests)))
+    finally:
+        pool.close()
+    return {"sent": sent, "elapsed_s": time.perf_counter() - started}
+
+
 def main() -> None:
     """Read the JSON spec from argv, run, print the JSON result."""
-    print(json.dumps(asyncio.run(run(json.loads(sys.argv[1])))))
+    spec = json.loads(sys.argv[1])
+    print(json.dumps(asyncio.run(paced_messages(spec) if "messages_file" in spec else run(spec))))
 
 
 if __name__ == "__main__":
