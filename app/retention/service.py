@@ -145,15 +145,18 @@ def last_run(session: Session) -> RetentionRun | None:
                           .order_by(RetentionRun.started_at.desc()).limit(1))  # fmt: skip
 
 
-def compact(engine: Engine, *, rebuild: bool = True) -> None:
-    """Make purged values unrecoverable from the files: SQLite checkpoints (and rebuilds), PostgreSQL vacuums."""
+def compact(engine: Engine) -> None:
+    """Make purged values unrecoverable from the files: SQLite rebuilds itself, PostgreSQL vacuums the tables.
+
+    SQLite: run it with the server and the workers stopped. Another process's open connections were seen reading
+    stale pages after a rebuild, so only `kengele purge-pii --compact` calls it, never the running worker.
+    """
     if engine.dialect.name == "sqlite":
         # The driver's own connection: the engine would wrap VACUUM in the BEGIN IMMEDIATE it gives every use.
         raw = engine.raw_connection()
         try:
             cursor = raw.cursor()
-            if rebuild:
-                cursor.execute("VACUUM")  # rewrites the file: no free page keeps an old value
+            cursor.execute("VACUUM")  # rewrites the file: no free page keeps an old value
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # and the log of old pages is emptied
             cursor.close()
         finally:

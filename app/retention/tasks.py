@@ -26,6 +26,8 @@ def purge_if_due(
         if last is not None and last.started_at > now - every:
             return False
         counts = service.purge(session=session, policy=policy, now=now, trigger="worker")
-    service.compact(factory.kw["bind"], rebuild=False)  # no full SQLite rebuild under live traffic
+    engine = factory.kw["bind"]
+    if engine.dialect.name != "sqlite":  # SQLite zeroes freed cells (secure_delete); a rebuild needs it stopped
+        service.compact(engine)
     logger.info("retention purge: %s", asdict(counts))
     return True

@@ -311,8 +311,10 @@ def test_a_flood_shows_as_one_warning_that_an_operator_marks_seen(kengele, facto
     row.locator("[data-action=acknowledge]").click()
     expect(row.locator("td").nth(7)).to_have_text("desk.one")
     expect(page.locator("#warning-count")).to_have_text("")
-    row.locator("button.link").click()  # the flood's incident opens in the incidents view
-    expect(page.locator("#detail")).to_be_visible()
+    ref = row.locator("button.link").inner_text()
+    row.locator("button.link").click()  # back to the incidents view, on the flood's incident
+    expect(page.locator("#view-incidents")).to_be_visible()
+    expect(dashboard.row(ref)).to_be_visible()
 
 
 def test_too_many_failed_sign_ins_say_so(kengele, factory, dashboard):

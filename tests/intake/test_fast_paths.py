@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,7 +33,9 @@ def starlette_form(body: bytes) -> list[tuple[str, str]]:
         yield body
 
     headers = Headers({"content-type": "application/x-www-form-urlencoded"})
-    return list(asyncio.run(FormParser(headers, stream()).parse()).multi_items())
+    # A thread of its own: the browser tests' Playwright keeps an event loop running in the main thread.
+    with ThreadPoolExecutor(1) as pool:
+        return list(pool.submit(asyncio.run, FormParser(headers, stream()).parse()).result().multi_items())
 
 
 FORM_BYTES = st.lists(

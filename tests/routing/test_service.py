@@ -210,3 +210,8 @@ def test_a_status_change_reaches_the_ranking_at_once(db_session, network):
     unit.status = "committed"
     db_session.flush()
     assert BAMBARI_UNIT in before and BAMBARI_UNIT not in by_name(db_session)
+
+
+def test_with_no_units_at_all_the_ranking_is_empty_not_an_error(db_session):
+    assert service.rank_for(session=db_session, lat=6.5, lon=21.9, kinds=["patrol"], best=10) == []
+    assert service.rank_for(session=db_session, lat=6.5, lon=21.9) == []
