@@ -3,12 +3,14 @@ keeps anonymous incident history, and its dry run only counts."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import create_engine, func, select, update
+from sqlalchemy.orm import sessionmaker
 
 from app.core.clock import utcnow
 from app.core.db import Base, transaction
@@ -73,11 +75,17 @@ def shift_into_the_past(factory, vault) -> None:
         session.execute(update(Notification).values(created_at=now - timedelta(days=2)))
 
 
-def forget_connections(kengele, factory) -> None:
-    """Drop this process's pooled connections after another process rebuilt the SQLite file under them: they
-    were seen reading stale pages afterwards (why `--compact` asks for the server to be stopped)."""
-    factory.kw["bind"].dispose()
-    kengele.client.app.state.engine.dispose()
+def purged_database(settings, factory, env: dict[str, str], tmp_path: Path):
+    """Where the purge runs: on SQLite a copy of the test database (a rebuild by another process left this
+    process's connections reading stale pages of the shared one: hence `--compact` wants the servers stopped);
+    on PostgreSQL the test database itself. Returns (factory, environment, SQLite file or None)."""
+    if not settings.is_sqlite:
+        return factory, env, None
+    copy = tmp_path / "purged.db"
+    with sqlite3.connect(urlsplit(settings.database_url).path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    engine = create_engine(f"sqlite:///{copy}")
+    return sessionmaker(engine, expire_on_commit=False), {**env, "KENGELE_DATABASE_URL": f"sqlite:///{copy}"}, copy
 
 
 @pytest.fixture
@@ -106,6 +114,7 @@ def test_purge_pii_leaves_no_recoverable_number_and_keeps_the_incidents(
     assert any(BEEPER in v for v in every_value(factory)), "the call-back SMS holds the number before the purge"
     assert any(THIRD in v for v in every_value(factory)), "the report text holds the third number before"
     shift_into_the_past(factory, vault)
+    factory, env, copy = purged_database(settings, factory, env, tmp_path)
 
     dry = run_cli(["purge-pii", "--dry-run"], env, tmp_path)
     assert dry.returncode == 0, dry.stderr
@@ -115,7 +124,6 @@ def test_purge_pii_leaves_no_recoverable_number_and_keeps_the_incidents(
 
     done = run_cli(["purge-pii", "--compact"], env, tmp_path)
     assert done.returncode == 0, done.stderr
-    forget_connections(kengele, factory)
     assert "purged: 2 inactive reporters" in done.stderr, done.stderr
 
     values = every_value(factory)
@@ -126,9 +134,9 @@ def test_purge_pii_leaves_no_recoverable_number_and_keeps_the_incidents(
             assert not any(form in v for v in values), f"{form} still in a table"
             assert not any(form in v for v in opened), f"{form} still decrypts from a table"
     assert not any(h in v for h in identities for v in values), "no keyed hash still confirms a number"
-    if settings.is_sqlite:
-        path = Path(urlsplit(settings.database_url).path)
-        raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    if copy is not None:
+        factory.kw["bind"].dispose()
+        raw = b"".join(p.read_bytes() for p in (copy, Path(f"{copy}-wal")) if p.exists())
         for number in GONE:
             for form in forms_of(number):
                 assert form.encode() not in raw, f"{form} still in the database file"
