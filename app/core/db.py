@@ -105,6 +105,20 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+def hold_loaded_objects(session: Session) -> Session:
+    """Keep every object the session loads or adds alive until the session ends (one worker batch)."""
+    # The identity map holds objects weakly: a reporter or incident a step dropped is gone by the next step, and
+    # session.get() would SELECT it again. SQLAlchemy's "strong referencing" recipe; a batch is small.
+    held = session.info.setdefault("held_objects", [])
+
+    def hold(_session: Session, instance: Any) -> None:
+        held.append(instance)
+
+    for name in ("pending_to_persistent", "loaded_as_persistent", "detached_to_persistent"):
+        event.listen(session, name, hold)
+    return session
+
+
 @lru_cache(maxsize=64)
 def _insert_ignore_statement(dialect: str, table: Table, conflict: tuple[str, ...], returning: tuple[str, ...]) -> Any:
     # Built once per table: constructing and cache-keying a statement per row costs more than running it.

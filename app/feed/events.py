@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.core.clock import utcnow
@@ -23,6 +23,8 @@ CHANNEL = "kengele_feed"  # PostgreSQL NOTIFY channel: "the feed grew", sent at 
 # PostgreSQL: taken just before the feed rows are inserted and held until COMMIT, so feed ids commit in
 # increasing order and a reader that has passed id N never sees a smaller id appear later (4821 is clustering's).
 _ORDER_LOCK = 4822
+# The payload is the newest id: under the order lock, that is the last row this transaction wrote.
+_NOTIFY_LAST = text("SELECT pg_notify(:channel, (SELECT max(id) FROM feed_event)::text)")
 # What a feed event may carry: public facts of the incident. Never a phone number, a name or a message body.
 # `exercise` marks a drill, so that no screen can show one as real.
 PUBLIC_FIELDS = frozenset({"status", "category", "severity", "priority", "exercise"})
@@ -87,11 +89,11 @@ def _store(session: Session) -> None:
     postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ORDER_LOCK})
-    rows = [FeedEventRow(at=e.at, kind=e.kind, ref=e.incident_ref, data=dict(e.data)) for e in pending]
-    session.add_all(rows)
-    session.flush()
+    # One executemany: a batch of reports queues dozens of events, and nothing here needs their ids back.
+    rows = [{"at": e.at, "kind": e.kind, "ref": e.incident_ref, "data": dict(e.data)} for e in pending]
+    session.execute(insert(FeedEventRow), rows)
     if postgresql:  # PostgreSQL delivers it to listeners only when (and if) this transaction commits
-        session.execute(text("SELECT pg_notify(:channel, :last)"), {"channel": CHANNEL, "last": str(rows[-1].id)})
+        session.execute(_NOTIFY_LAST, {"channel": CHANNEL})
 
 
 @event.listens_for(Session, "after_commit")

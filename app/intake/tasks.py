@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core import metrics
 from app.core.clock import utcnow
-from app.core.db import transaction
+from app.core.db import hold_loaded_objects, transaction
 from app.feed import events as feed_events
 from app.incidents import pipeline
 from app.incidents import service as report_service
@@ -65,6 +65,7 @@ def process_due(*, factory: sessionmaker[Session], vault: Vault, batch_size: int
     """Process one batch of due inbox rows; a failing row is rolled back alone and retried later."""
     now = utcnow()
     with transaction(factory) as session:
+        hold_loaded_objects(session)
         rows = inbox_service.claim_due(session=session, now=now, limit=batch_size)
         for row in rows:
             mark = feed_events.checkpoint(session)

@@ -142,7 +142,7 @@ def process_inbox(
     With `statements`, each SQL statement's calls and seconds are added up under its text (first 120 characters).
     """
     from app.core.clock import utcnow
-    from app.core.db import make_engine, make_sessionmaker
+    from app.core.db import hold_loaded_objects, make_engine, make_sessionmaker
     from app.intake import service as inbox_service
     from app.intake.tasks import process_inbound
     from app.security.crypto import Vault
@@ -159,6 +159,7 @@ def process_inbox(
             outer = connection.begin()
             while left > 0:
                 with factory(bind=connection, join_transaction_mode="create_savepoint") as session:
+                    hold_loaded_objects(session)
                     rows = inbox_service.claim_due(session=session, now=utcnow(), limit=min(batch_size, left))
                     if not rows:
                         break

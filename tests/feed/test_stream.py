@@ -120,7 +120,7 @@ def test_a_disconnected_client_leaves_nothing_behind(kengele, live, factory):
     assert len(stream.hub) == 3
     for reader in readers:
         reader.close()
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 10  # generous: the CI machine is shared
     while len(stream.hub) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(stream.hub) == 0
