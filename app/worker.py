@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -28,12 +29,15 @@ RETENTION_CHECK_SECONDS = 300.0
 class BackgroundLoop:
     """Call `step` until it reports no more work, then sleep `interval` seconds or until woken."""
 
-    def __init__(self, name: str, step: Callable[[], bool], interval: float, yield_seconds: float = 0.0) -> None:
+    def __init__(
+        self, name: str, step: Callable[[], bool], interval: float, yield_seconds: float = 0.0, busy_seconds: float = 0
+    ) -> None:
         self.name = name
         self._step = step
         self._interval = interval
-        # Pause between busy batches: inside the server, answering providers comes before processing.
+        # Pause after each `busy_seconds` of back-to-back steps: inside the server, answering providers comes first.
         self._yield_seconds = yield_seconds
+        self._busy_seconds = busy_seconds
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -44,6 +48,7 @@ class BackgroundLoop:
 
     def run(self) -> None:
         """Loop in the current thread until stop() is called."""
+        busy_since = time.monotonic()
         while not self._stop.is_set():
             more = False
             try:
@@ -56,8 +61,10 @@ class BackgroundLoop:
             if not more:
                 self._wake.wait(self._interval)
                 self._wake.clear()
-            elif self._yield_seconds:
+                busy_since = time.monotonic()
+            elif self._yield_seconds and time.monotonic() - busy_since >= self._busy_seconds:
                 self._stop.wait(self._yield_seconds)
+                busy_since = time.monotonic()
 
     def start(self) -> None:
         """Run the loop in a daemon thread."""
@@ -111,7 +118,7 @@ def worker_loops(
         max_attempts=settings.notify_max_attempts, voice_language=settings.default_language,
         voice_prompts_url=settings.voice_prompts_url,
     )  # fmt: skip
-    batch = settings.worker_batch_size
+    batch = settings.resolved_worker_batch_size
     # Several senders: a send waits on the provider (Twilio answers in ~100 ms), not on this machine, and an alert
     # must not queue behind other incidents' calls. Each claims one message at a time (SKIP LOCKED on PostgreSQL).
     senders = [
@@ -139,7 +146,8 @@ def worker_loops(
         return fired >= 20
 
     yield_s = settings.embedded_worker_yield_seconds if embedded else 0.0
-    inbox = BackgroundLoop("inbox-worker", inbox_step, settings.worker_poll_seconds, yield_seconds=yield_s)
+    inbox = BackgroundLoop("inbox-worker", inbox_step, settings.inbox_poll_seconds, yield_seconds=yield_s,
+                           busy_seconds=settings.embedded_worker_busy_seconds)  # fmt: skip
     timers = BackgroundLoop("escalation-timers", timer_step, settings.worker_poll_seconds)
     loops = [inbox, *senders, timers]
     if settings.retention_purge_hours > 0:

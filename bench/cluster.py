@@ -910,6 +910,7 @@ def quality_run(args: argparse.Namespace, scenario: Scenario, workdir: Path) -> 
 
 # ---------------------------------------------------------------------------------------------- scale
 
+
 def batch_ms_per_report(engine: Any, sids: list[str]) -> float | None:
     """Processing time per report of the batch: the span of its processed_at stamps over the reports after the first."""
     from sqlalchemy import bindparam, text

@@ -91,6 +91,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--postgres", default=DEFAULT_PG_ADMIN_URL, help="PostgreSQL admin URL ('' to skip)")
     parser.add_argument("--max-messages", type=int, default=10_000, help="cap per rate (default: every place)")
     parser.add_argument("--quick", action="store_true", help="3 s, at most 60 messages per rate, 30 s drain")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
+        help="a Kengele setting for the server and worker, e.g. worker_batch_size=1 (repeatable)",
+    )  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="only profile the worker path in-process")
     parser.add_argument("--profile-database", choices=("sqlite", "postgres"), default="postgres")
     args = parser.parse_args(argv)
@@ -102,6 +106,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--rates, --seconds and --drain must be positive")
     if set(args.databases) - {"sqlite", "postgres"}:
         parser.error("--databases takes sqlite and/or postgres")
+    if bad := [pair for pair in args.settings if "=" not in pair]:
+        parser.error(f"--set takes NAME=VALUE, not {bad[0]!r}")
+    args.settings = dict(pair.split("=", 1) for pair in args.settings)
     return args
 
 
@@ -126,7 +133,7 @@ def deployment(
         env = kengele_env(
             url, workdir / f"data-{port}", token=twilio.fake.auth_token, twilio_account_sid=twilio.fake.account_sid,
             twilio_from_number=MAGIC_FROM, twilio_api_base=twilio.base_url, public_base_url=base_url,
-            embedded_worker="true" if mode == "embedded" else "false",
+            embedded_worker="true" if mode == "embedded" else "false", **args.settings,
         )  # fmt: skip
         load_demo(app_settings(env))
         server_env = {**clean_env(), **env}
@@ -468,7 +475,7 @@ def summary(runs: list[dict[str, Any]], args: argparse.Namespace, skipped: str |
     record["settings"] = {
         "rates_per_s": args.rates, "seconds": args.seconds, "drain_s": args.drain, "worker": args.worker,
         "databases": args.databases, "quick": args.quick, "warmup_messages": WARMUP_MESSAGES,
-        **app_worker_settings(),
+        **app_worker_settings(), "overrides": args.settings,
     }  # fmt: skip
     record["machine"] = machine()
     record["load_average_at_start"] = args.load_at_start
@@ -477,11 +484,12 @@ def summary(runs: list[dict[str, Any]], args: argparse.Namespace, skipped: str |
 
 
 def app_worker_settings() -> dict[str, float | int]:
-    """The worker settings the servers ran with: the application's defaults (the bench sets none)."""
+    """The application's default worker settings (what `--set` changed is recorded beside them as overrides)."""
     from app.core.config import Settings
 
     defaults = Settings.model_fields
-    names = ("worker_poll_seconds", "worker_batch_size", "outbox_senders", "embedded_worker_yield_seconds")
+    names = ("worker_poll_seconds", "inbox_poll_seconds", "worker_batch_size", "outbox_senders",
+             "embedded_worker_yield_seconds", "embedded_worker_busy_seconds")  # fmt: skip
     return {name: defaults[name].default for name in names}
 
 

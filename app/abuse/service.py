@@ -143,14 +143,23 @@ def _cell(value: float) -> str:
 
 
 def _raise(
-    session: Session, *, kind: str, key: str, report: Report, window: timedelta, incident: Incident | None,
-    reporter_id: int | None, senders: int,
+    session: Session,
+    *,
+    kind: str,
+    key: str,
+    report: Report,
+    window: timedelta,
+    incident: Incident | None,
+    reporter_id: int | None,
+    senders: int,
 ) -> OperatorWarning:
     """Count the report on the live warning for `key`, or open one (and tell the feed) when none is live."""
     now = report.received_at
     warning = session.scalar(
-        select(OperatorWarning).where(OperatorWarning.key == key, OperatorWarning.last_at > now - window)
-        .order_by(OperatorWarning.id.desc()).limit(1)
+        select(OperatorWarning)
+        .where(OperatorWarning.key == key, OperatorWarning.last_at > now - window)
+        .order_by(OperatorWarning.id.desc())
+        .limit(1)
     )
     if warning is None:
         warning = OperatorWarning(kind=kind, key=key, reporter_id=reporter_id, first_at=now, last_at=now,

@@ -108,7 +108,12 @@ def closed_keys(*, session: Session, now: datetime | None = None) -> frozenset[s
 
 
 def rank_for(
-    *, session: Session, lat: float, lon: float, kinds: list[str] | None = None, params: RankingParams = DEFAULT_PARAMS,
+    *,
+    session: Session,
+    lat: float,
+    lon: float,
+    kinds: list[str] | None = None,
+    params: RankingParams = DEFAULT_PARAMS,
     best: int | None = None,
 ) -> list[UnitRanking]:
     """Available units of these kinds ranked by ETA to (lat, lon), over the stored network and its closures.

@@ -137,9 +137,11 @@ class UnitPool:
     def of(cls, rows: list[tuple[str, UnitCandidate]]) -> UnitPool:
         units = tuple(u for _, u in rows)
         return cls(
-            units, np.array([k for k, _ in rows], dtype=object),
+            units,
+            np.array([k for k, _ in rows], dtype=object),
             np.array([u.status == "available" for u in units], dtype=bool),
-            np.array([u.lat for u in units], dtype=float), np.array([u.lon for u in units], dtype=float),
+            np.array([u.lat for u in units], dtype=float),
+            np.array([u.lon for u in units], dtype=float),
             np.array([u.speed_kmh or 0.0 for u in units], dtype=float),
             np.array([MOBILITIES.index(u.mobility) for u in units], dtype=int),
         )

@@ -95,7 +95,13 @@ def env(settings, tmp_path, factory):
 
 
 def test_purge_pii_leaves_no_recoverable_number_and_keeps_the_incidents(
-    kengele, factory, vault, settings, env, tmp_path, cla  # noqa: F811
+    kengele,
+    factory,
+    vault,
+    settings,
+    env,
+    tmp_path,
+    cla,  # noqa: F811
 ):
     body = f"Attaque des hommes armés à Bria, 4 morts. Appelez mon frère {THIRD}"
     assert post_sms(kengele.client, sms_form(From=INFORMANT, Body=body)).status_code == 200

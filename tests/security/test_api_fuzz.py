@@ -103,8 +103,14 @@ class Target:
 @pytest.fixture(scope="module")
 def target(database_url, engine, tmp_path_factory) -> Iterator[Target]:
     """The real app on the test database: the demo deployment, two incidents and a beep; emptied afterwards."""
-    configured = Settings(database_url=database_url, data_dir=tmp_path_factory.mktemp("fuzz"), secret_key=SECRET_KEY,
-                          twilio_auth_token=TWILIO_TOKEN, embedded_worker=False, public_base_url="http://testserver")
+    configured = Settings(
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("fuzz"),
+        secret_key=SECRET_KEY,
+        twilio_auth_token=TWILIO_TOKEN,
+        embedded_worker=False,
+        public_base_url="http://testserver",
+    )
     app = create_app(configured)
     factory = make_sessionmaker(engine)
     vault = app.state.vault
@@ -150,8 +156,16 @@ def test_a_tour_with_real_ids_gets_documented_success_answers(target, admin):
         unit = session.scalars(select(Unit).where(Unit.status != "offline").order_by(Unit.id)).first()
     unit_body = {"name": unit.name, "kind": unit.kind, "lat": unit.lat, "lon": unit.lon,
                  "contacts": [{"channel": "sms", "address": "+23675009999"}]}  # fmt: skip
-    cla = {"name": "CLA Bria", "phone": "+23675001111", "area_name": "Bria", "area_lat": 6.54, "area_lon": 21.99,
-           "area_radius_km": 30, "languages": ["fr", "sg"], "schedule": [{"start": "06:00", "end": "18:00"}]}
+    cla = {
+        "name": "CLA Bria",
+        "phone": "+23675001111",
+        "area_name": "Bria",
+        "area_lat": 6.54,
+        "area_lon": 21.99,
+        "area_radius_km": 30,
+        "languages": ["fr", "sg"],
+        "schedule": [{"start": "06:00", "end": "18:00"}],
+    }
     tour = [
         ("GET", "/api/v1/incidents/{ref}", {"ref": bria}, None, None),
         ("GET", "/api/v1/exports/cap/{ref}.xml", {"ref": bria}, None, None),
@@ -172,8 +186,13 @@ def test_a_tour_with_real_ids_gets_documented_success_answers(target, admin):
         ("POST", "/api/v1/reports/{report_id}/reject", {"report_id": report_id}, None, {"reason": "decoy"}),
         ("POST", "/api/v1/incidents/{ref}/resolve", {"ref": bria}, None, None),
         ("PUT", "/api/v1/units/{unit_id}", {"unit_id": unit.id}, None, unit_body),
-        ("PATCH", "/api/v1/units/{unit_id}", {"unit_id": unit.id}, None, {"status": "committed", "lat": 6.5,
-                                                                           "lon": 21.9, "place": "Bria"}),
+        (
+            "PATCH",
+            "/api/v1/units/{unit_id}",
+            {"unit_id": unit.id},
+            None,
+            {"status": "committed", "lat": 6.5, "lon": 21.9, "place": "Bria"},
+        ),
         ("DELETE", "/api/v1/units/{unit_id}", {"unit_id": unit.id}, None, None),
         ("POST", "/api/v1/roads/closures", None, None, {"segment_key": "RN1-Bangui-Bossembele", "reason": "bridge"}),
         ("DELETE", "/api/v1/roads/closures/{segment_key}", {"segment_key": "RN1-Bangui-Bossembele"}, None, None),

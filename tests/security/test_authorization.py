@@ -159,8 +159,10 @@ def credentials(server: Server, role: str) -> dict[str, str]:
 def call(server: Server, method: str, path: str, headers: dict[str, str]) -> int:
     """The status of one request (a body of `{}` where one may be sent); a stream is closed once it answers."""
     body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
-    with httpx.Client(base_url=server.base, timeout=10) as http, http.stream(method, concrete(path), headers=headers,
-                                                                             **body) as answer:
+    with (
+        httpx.Client(base_url=server.base, timeout=10) as http,
+        http.stream(method, concrete(path), headers=headers, **body) as answer,
+    ):
         return answer.status_code
 
 

@@ -234,7 +234,9 @@ def test_a_nul_character_in_an_sms_is_accepted_and_the_message_is_not_lost(kenge
     assert post_sms(kengele.client, sms_form(Body=SMS_TEXT.format(NUL))).status_code == 200
     kengele.work()
     assert [r["body"] for r in all_reports(kengele.client, viewer)] in (
-        [SMS_TEXT.format(NUL)], [SMS_TEXT.format(NUL.replace("\x00", ""))])
+        [SMS_TEXT.format(NUL)],
+        [SMS_TEXT.format(NUL.replace("\x00", ""))],
+    )
 
 
 def _record(**text: str) -> IncidentRecord:
