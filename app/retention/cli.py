@@ -23,8 +23,13 @@ def purge_pii(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be purged; change nothing")] = False,
     reporter_days: Annotated[int | None, typer.Option(min=0, help="Inactive reporters' data after N days")] = None,
     raw_days: Annotated[int | None, typer.Option(min=0, help="Raw inbox messages after N days")] = None,
-    compact: Annotated[bool, typer.Option("--compact", help="Then rebuild the SQLite file (stop the server and "
-                                          "workers first) or vacuum the PostgreSQL tables")] = False,
+    compact: Annotated[
+        bool,
+        typer.Option(
+            "--compact",
+            help="Then rebuild the SQLite file (stop the server and workers first) or vacuum the PostgreSQL tables",
+        ),
+    ] = False,
 ) -> None:
     """Purge personal data past its retention period (numbers, homes, texts, raw messages); incidents stay."""
     import app.core.models  # noqa: F401 - every table, so that foreign keys resolve outside the web app
