@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -52,8 +54,49 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
 
 
+class WriterQueue:
+    """First come, first served among one process's SQLite writers: a released turn goes to the longest waiter."""
+
+    # SQLite's busy handler retries a locked BEGIN by sleeping (1, 2, 5 … 100 ms), so a thread that commits and
+    # begins again at once wins every time: in a flood the inbox worker starved the outbox senders, and alerts
+    # waited seconds to leave. Other processes still queue on SQLite's own lock.
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Event] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        """Wait for this thread's turn; False after `timeout` seconds (SQLite's own lock still guards the write)."""
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            turn = threading.Event()
+            self._waiters.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._mutex:
+            if turn.is_set():  # handed over while timing out
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def release(self) -> None:
+        """End this turn: hand it straight to the first waiter, so the releasing thread cannot take it back."""
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._held = False
+
+
+_HOLDS_TURN = "kengele_writer_turn"
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """WAL, fsync on commit, foreign keys, and BEGIN IMMEDIATE so writers queue instead of deadlocking."""
+    writers = WriterQueue()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -69,7 +112,21 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        connection.info[_HOLDS_TURN] = writers.acquire(busy_timeout_ms / 1000)
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _on_end(connection: Any) -> None:
+        _end_turn(connection.info)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        _end_turn(record.info)  # a connection invalidated mid-transaction never saw its rollback
+
+    def _end_turn(info: dict[str, Any]) -> None:
+        if info.pop(_HOLDS_TURN, False):
+            writers.release()
 
 
 def make_engine(settings: Settings) -> Engine:
