@@ -589,6 +589,9 @@ def audit(db: Database, messages: Sequence[Message], fake: FakeTwilio, *, worker
         "incidents": len(incidents),
         "escalated": len(incidents & escalated),
         "alerted_incidents": len(incidents & alerted),
+        # Escalated incidents whose every alert was in flight when a worker died: in doubt, and never sent twice;
+        # their escalation's deadline still moves them to the next level.
+        "incidents_in_doubt": len(incidents & escalated & doubtful),
         "notifications": len(notifications),
         "notifications_sent": len(created),
         "in_doubt": len(in_doubt),

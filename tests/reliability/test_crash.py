@@ -27,5 +27,8 @@ def test_a_worker_killed_mid_send_leaves_only_the_message_in_flight_in_doubt(bac
     counts = result.counts
     # One kill: at most one message per outbox sender was in flight; the rest of the outbox was never claimed.
     assert counts["in_doubt_never_sent"] <= harness.SENDERS, "a kill stranded alerts the worker had not even tried"
-    assert counts["alerted_incidents"] == counts["incidents"] == 6 and counts["duplicates"] == 0
+    # Every incident was alerted, except one whose every alert was among the few in flight (an SMS and a call to the
+    # same unit go out side by side): those are in doubt, and none is ever sent twice.
+    assert counts["alerted_incidents"] + counts["incidents_in_doubt"] == counts["incidents"] == 6
+    assert counts["alerted_incidents"] >= 6 - harness.SENDERS and counts["duplicates"] == 0
     assert not result.problems, "\n".join(result.problems)
