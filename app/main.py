@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +37,22 @@ from app.verification import router as verification_router
 
 logger = logging.getLogger(__name__)
 
+GC_YOUNG_THRESHOLD = 10_000  # Python's default is 700
+
+
+def tune_garbage_collector() -> None:
+    """Freeze what start-up built and collect young objects less often; once per process."""
+    if gc.get_freeze_count():
+        return
+    # The modules, tables and caches loaded at start-up are ~200,000 objects that live as long as the process. Each
+    # full collection walked all of them (about 100 ms on the bench machine, the whole request queue waiting: the
+    # p99 at 200 messages/s); frozen, a collection looks only at what was allocated since.
+    gc.collect()
+    gc.freeze()
+    # The young generation holds the requests in flight (some 50 objects each), nearly never garbage: at the
+    # default 700 it was scanned and promoted whole several times a second under load, for nothing.
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; background loops start with the server and stop with it."""
@@ -64,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.warning("INSECURE: Twilio signatures are NOT checked; never run like this in the field")
         if keys.twilio_auth_token is None:
             logger.warning("Twilio intake is closed: KENGELE_TWILIO_AUTH_TOKEN is not set")
+        tune_garbage_collector()
         for loop in loops:
             loop.start()
         feed_stream.start_feed(_app.state)  # PostgreSQL: LISTEN for other processes' events; SQLite: nothing

@@ -15,19 +15,21 @@ from app.security.crypto import Vault
 from app.security.keys import Keys
 
 
-def get_settings_dep(request: Request) -> Settings:
+# The app's own objects, read from app.state: async because they do no I/O, so FastAPI calls them on the event loop
+# instead of handing each to its thread pool (a thread hop per dependency, per request).
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_keys(request: Request) -> Keys:
+async def get_keys(request: Request) -> Keys:
     return request.app.state.keys
 
 
-def get_vault(request: Request) -> Vault:
+async def get_vault(request: Request) -> Vault:
     return request.app.state.vault
 
 
-def get_gateway(request: Request) -> IntakeGateway:
+async def get_gateway(request: Request) -> IntakeGateway:
     return request.app.state.gateway
 
 

@@ -23,10 +23,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = PlainTextResponse(f"request body larger than {self.max_bytes} bytes", status_code=413)
-        declared = dict(scope["headers"]).get(b"content-length")
+        declared = declared_length(scope)
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await too_large(scope, receive, send)
+            await self.too_large(scope, receive, send)
             return
         received = 0
         response_started = False
@@ -49,4 +48,18 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await too_large(scope, receive, send)
+                await self.too_large(scope, receive, send)
+
+    async def too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The 413 answer (built only when needed: most requests never get it)."""
+        response = PlainTextResponse(f"request body larger than {self.max_bytes} bytes", status_code=413)
+        await response(scope, receive, send)
+
+
+def declared_length(scope: Scope) -> bytes | None:
+    """The request's Content-Length header as sent (the last one, as `dict` of the headers would give), or None."""
+    declared = None
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            declared = value
+    return declared

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from app.feed import router as feed_router
-from app.operators.dependencies import Viewer, streaming_viewer
+from app.operators.dependencies import Viewer
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +145,5 @@ def config(_: Viewer) -> DashboardConfig:
 def install(app: FastAPI) -> None:
     """Serve the dashboard from `app`, and let its live feed accept the dashboard's session cookie."""
     app.include_router(router)
-    # The feed checks its caller in a dependency of its own (stream_viewer) that reads only the bearer header; an
-    # EventSource cannot send one, but it does send the same-origin session cookie. Same checks, cookie accepted.
-    app.dependency_overrides[feed_router.stream_viewer] = streaming_viewer
+    # An EventSource cannot send a bearer header, but it does send the same-origin session cookie.
+    feed_router.accept_session_cookie(app)

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sse_starlette.sse import EventSourceResponse
 
-from app.core.db import transaction
 from app.feed import stream
-from app.operators.dependencies import current_operator, requires
-from app.operators.models import Operator, Role
+from app.operators.dependencies import SESSION_COOKIE, streaming_viewer
+from app.operators.models import Operator
 
 router = APIRouter(prefix="/api/v1/feed", tags=["feed"])
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
@@ -25,17 +24,22 @@ STREAM_RESPONSES = {
 SEND_TIMEOUT_SECONDS = 30
 # How long a stream may take to finish on shutdown before it is cut (it ends within a read of the table).
 SHUTDOWN_GRACE_SECONDS = 5
+_COOKIE_FLAG = "feed_accepts_session_cookie"
 
 
 def stream_viewer(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Operator:
-    """A viewer (or higher) by bearer token, checked in a transaction of its own that ends before streaming."""
-    # Not the Viewer alias: its request session would stay open for the stream's whole life (on SQLite, with the
-    # write lock), since a dependency's cleanup runs only after the response has been sent.
-    with transaction(request.app.state.sessionmaker) as session:
-        operator = current_operator(session, request.app.state.vault, credentials)
-        return requires(Role.viewer)(operator)
+    """A viewer (or higher) by bearer token, or by session cookie once the dashboard is installed (streaming_viewer)."""
+    # A flag, not app.dependency_overrides: while an app has any override, FastAPI rebuilds every dependency of
+    # every route on every request (inspect.signature, annotations evaluated), whichever route is called.
+    cookie = request.cookies.get(SESSION_COOKIE) if getattr(request.app.state, _COOKIE_FLAG, False) else None
+    return streaming_viewer(request, credentials, cookie or None)
+
+
+def accept_session_cookie(app: FastAPI) -> None:
+    """Let the stream accept the dashboard's session cookie as well as a bearer token (same checks)."""
+    setattr(app.state, _COOKIE_FLAG, True)
 
 
 @router.get("/stream", response_class=EventSourceResponse, responses=STREAM_RESPONSES)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from app.core import metrics
 from app.core.config import Settings
 from app.core.deps import GatewayDep, SettingsDep
+from app.core.routes import RequestOnlyRoute
 from app.feedback import receipts
 from app.intake import partner, twilio
 from app.intake.dependencies import AuthenticatedPartner, VerifiedTwilioVoice, validated_sms
@@ -26,8 +27,29 @@ router = APIRouter()
 _twilio_form_schema = TwilioSmsForm.model_json_schema(by_alias=True)
 
 
-@router.post(
+async def twilio_sms(request: Request) -> Response:
+    """Accept an inbound SMS from Twilio, store it, and reply with a TwiML receipt."""
+    # No Depends here, and a RequestOnlyRoute: FastAPI's per-request parameter solving cost more than the checks.
+    started = time.perf_counter()
+    state = request.app.state
+    settings: Settings = state.settings
+    fields = await verified_twilio_fields(request, settings, state.keys)
+    sms = validated_sms(dict(fields), settings)
+    gateway: IntakeGateway = state.gateway
+    try:
+        acceptance = await gateway.accept_async(twilio.to_envelope(sms, default_region=settings.default_region))
+    except IntakeUnavailable:
+        raise HTTPException(503, "storage unavailable; retry") from None
+    reply = twiml_message(_reply_text(sms.body, acceptance, settings.default_language))
+    _SMS_LATENCY.observe(time.perf_counter() - started)
+    return Response(reply, media_type="text/xml")
+
+
+router.add_api_route(
     "/twilio/sms",
+    twilio_sms,
+    methods=["POST"],
+    route_class_override=RequestOnlyRoute,
     tags=["intake"],
     response_class=Response,
     openapi_extra={
@@ -44,23 +66,6 @@ _twilio_form_schema = TwilioSmsForm.model_json_schema(by_alias=True)
         503: {"description": "Twilio intake closed (no auth token) or no storage available"},
     },
 )
-async def twilio_sms(request: Request) -> Response:
-    """Accept an inbound SMS from Twilio, store it, and reply with a TwiML receipt."""
-    # No Depends here: FastAPI resolves dependencies on every request (and rebuilds them all while the app has
-    # dependency overrides, as the dashboard installs), which cost more than everything else this route does.
-    started = time.perf_counter()
-    state = request.app.state
-    settings: Settings = state.settings
-    fields = await verified_twilio_fields(request, settings, state.keys)
-    sms = validated_sms(dict(fields), settings)
-    gateway: IntakeGateway = state.gateway
-    try:
-        acceptance = await gateway.accept_async(twilio.to_envelope(sms, default_region=settings.default_region))
-    except IntakeUnavailable:
-        raise HTTPException(503, "storage unavailable; retry") from None
-    reply = twiml_message(_reply_text(sms.body, acceptance, settings.default_language))
-    _SMS_LATENCY.observe(time.perf_counter() - started)
-    return Response(reply, media_type="text/xml")
 
 
 def twiml_message(text: str) -> str:

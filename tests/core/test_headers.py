@@ -31,8 +31,14 @@ def test_hsts_when_published_over_https(make_client):
 
 
 def test_no_origin_may_read_the_api_from_a_browser_by_default(client):
-    preflight = client.options("/api/v1/incidents", headers={
-        "Origin": EVIL, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"})
+    preflight = client.options(
+        "/api/v1/incidents",
+        headers={
+            "Origin": EVIL,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
     assert "access-control-allow-origin" not in preflight.headers
     simple = client.get("/api/v1/incidents", headers={"Origin": EVIL})
     assert "access-control-allow-origin" not in simple.headers
@@ -41,8 +47,14 @@ def test_no_origin_may_read_the_api_from_a_browser_by_default(client):
 def test_only_configured_origins_may_and_never_with_cookies(make_client):
     ops = "https://ops.mission.example"
     configured = make_client(cors_origins=[ops])
-    allowed = configured.options("/api/v1/incidents", headers={
-        "Origin": ops, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"})
+    allowed = configured.options(
+        "/api/v1/incidents",
+        headers={
+            "Origin": ops,
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
     assert allowed.headers["access-control-allow-origin"] == ops
     assert "access-control-allow-credentials" not in allowed.headers
     refused = configured.options("/api/v1/incidents", headers={"Origin": EVIL, "Access-Control-Request-Method": "GET"})

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.core.db import transaction
 from app.dashboard import router as dashboard
+from app.feed import router as feed_router
 from app.main import create_app
 from app.operators import service
 from app.operators.models import ApiToken, Operator
@@ -187,6 +189,17 @@ def test_the_live_feed_accepts_the_session_cookie(kengele, live, factory):
     assert httpx.get(live + "/api/v1/feed/stream", timeout=5).status_code == 401
     bad = httpx.get(live + "/api/v1/feed/stream", cookies={"kengele_session": "forged"}, timeout=5)
     assert bad.status_code == 401
+
+
+def test_without_the_dashboard_the_live_feed_takes_no_session_cookie(kengele, factory):
+    make_operator(factory, "viewer.two", "viewer")
+    sign_in(kengele.client, "viewer.two")
+    feed_only = FastAPI()
+    feed_only.include_router(feed_router.router)
+    feed_only.state.sessionmaker = kengele.client.app.state.sessionmaker
+    feed_only.state.vault = kengele.client.app.state.vault
+    cookie = {"kengele_session": kengele.client.cookies["kengele_session"]}
+    assert TestClient(feed_only, cookies=cookie).get("/api/v1/feed/stream").status_code == 401
 
 
 def test_the_page_and_its_files_carry_the_content_security_policy(client):
