@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.core.db import insert_ignore
 from app.escalation.models import Escalation, Timer
 from app.escalation.policy import PRIORITIES, Level, Policy, load_policy
 from app.feedback.receipts import update_text
@@ -55,9 +56,21 @@ def start(
     *, session: Session, incident: Incident, config: EscalationConfig, priority: str, now: datetime
 ) -> Escalation:
     """Rank units and notify the first level; an incident already escalating is returned as it is."""
-    existing = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id))
+    existing = escalation_of(session, incident)
     if existing is not None:
         return existing
+    return begin(session=session, incident=incident, config=config, priority=priority, now=now)
+
+
+def escalation_of(session: Session, incident: Incident) -> Escalation | None:
+    """The incident's escalation, if it has one."""
+    return session.scalar(select(Escalation).where(Escalation.incident_id == incident.id))
+
+
+def begin(
+    *, session: Session, incident: Incident, config: EscalationConfig, priority: str, now: datetime
+) -> Escalation:
+    """`start` for an incident its caller has just seen has no escalation (one lookup fewer on the worker's path)."""
     escalation = Escalation(
         incident_id=incident.id, priority=priority, state="active", level=0, round=0, started_at=now, updated_at=now,
         ranking=_ranking(session, incident, config), notified_unit_ids=[], current_unit_ids=[],
@@ -65,7 +78,7 @@ def start(
     session.add(escalation)
     session.flush()
     if incident.status == "open":
-        incidents.set_status(session=session, ref=incident.ref, status="escalated", actor=incidents.SYSTEM)
+        incidents.change_status(session=session, incident=incident, status="escalated", actor=incidents.SYSTEM)
     top = [{"unit": r["name"], "why": r["explanation"]} for r in escalation.ranking[:3]]
     incidents.record(session=session, incident=incident, kind="escalation_started", actor=incidents.SYSTEM,
                      data={"priority": priority, "ranking": top})  # fmt: skip
@@ -175,9 +188,7 @@ def _messages() -> dict[str, Any]:
 def arm(*, session: Session, escalation: Escalation, due_at: datetime) -> None:
     """Arm the deadline of the escalation's current level and round (arming it twice is a no-op)."""
     key = f"escalation:{escalation.id}:level:{escalation.level}:round:{escalation.round}"
-    if session.scalar(select(Timer.id).where(Timer.key == key)) is None:
-        session.add(Timer(key=key, kind=TIMEOUT, subject_id=escalation.id, due_at=due_at))
-        session.flush()
+    insert_ignore(session, Timer, {"key": key, "kind": TIMEOUT, "subject_id": escalation.id, "due_at": due_at}, ["key"])
 
 
 def claim_due_timers(*, session: Session, now: datetime, limit: int) -> list[Timer]:

@@ -47,7 +47,8 @@ def escalate(session: Session, report: Report) -> None:
     incident = session.get(Incident, report.incident_id)
     if incident is None or incident.status in incidents.CLOSED:
         return
-    reprioritise(session, incident)
+    escalation = service.escalation_of(session, incident)
+    _reprioritise(session, incident, escalation)
     settings = get_settings()
     kinds = verification.reporter_kinds(session=session, incident=incident)
     if "cla" in kinds and incident.verification != "false":
@@ -61,7 +62,7 @@ def escalate(session: Session, report: Report) -> None:
     if decision.verify:
         verification.request(session=session, incident=incident, decision=decision, now=now,
                              timezone=settings.timezone, language=settings.default_language)  # fmt: skip
-    escalating = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id)) is not None
+    escalating = escalation is not None
     if not escalating and (report.details or {}).get("flood") and incident.severity not in trust_rules.SEVERE:
         # A flooding number's own incident waits for a CLA (or the hold's deadline); the flood never pages units.
         abuse.flag(session, incident, WarningKind.sender_flood)
@@ -70,18 +71,24 @@ def escalate(session: Session, report: Report) -> None:
     elif decision.hold and not escalating:
         hold(session, incident, decision.reason, now, settings.verification_hold_minutes)
     elif not escalating:
-        service.start(session=session, incident=incident, config=config(), priority=incident.priority, now=now)
+        service.begin(session=session, incident=incident, config=config(), priority=incident.priority, now=now)
 
 
 def reprioritise(session: Session, incident: Incident, actor: str = incidents.SYSTEM, note: str | None = None) -> str:
     """Recompute the priority (an operator's override stands), tighten the escalation, put changes on the timeline."""
+    return _reprioritise(session, incident, service.escalation_of(session, incident), actor, note)
+
+
+def _reprioritise(
+    session: Session, incident: Incident, escalation: Escalation | None, actor: str = incidents.SYSTEM,
+    note: str | None = None,
+) -> str:  # fmt: skip
     priority, reasons = protection.prioritise(session=session, incident=incident)
     if incident.priority_override:
         reasons = [f"set by an operator (computed: {priority})", *reasons]
         priority = incident.priority_override
     before = incident.priority
     incident.priority, incident.priority_reasons = priority, list(reasons)
-    escalation = session.scalar(select(Escalation).where(Escalation.incident_id == incident.id))
     if escalation is not None:
         service.tighten(session=session, escalation=escalation, priority=priority, config=config(), now=utcnow())
     if (before is not None and before != priority) or note is not None:

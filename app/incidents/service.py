@@ -264,7 +264,10 @@ def _place_name(report: Report) -> str | None:
     if report.location_method == "reporter_home":
         return None
     if report.location_place_id is not None:
-        place = object_session(report).get(Place, report.location_place_id)  # type: ignore[union-attr]
+        session = object_session(report)
+        assert session is not None
+        with session.no_autoflush:  # a place is never among the changes pending: no flush for it
+            place = session.get(Place, report.location_place_id)
         if place is not None:
             return place.name
     return report.location_place or report.location_text or None
@@ -327,7 +330,15 @@ def eject_contradicted(*, session: Session, incident: Incident, newcomer: Report
 
 def set_status(*, session: Session, ref: str, status: str, actor: str, note: str | None = None) -> Incident:
     """Move an incident along its lifecycle; illegal moves raise IncidentError."""
-    incident = get_by_ref(session=session, ref=ref)
+    return change_status(
+        session=session, incident=get_by_ref(session=session, ref=ref), status=status, actor=actor, note=note
+    )
+
+
+def change_status(
+    *, session: Session, incident: Incident, status: str, actor: str, note: str | None = None
+) -> Incident:
+    """set_status for an incident already loaded."""
     if status not in TRANSITIONS.get(incident.status, frozenset()):
         raise Conflict(f"{incident.ref} is {incident.status}; it cannot become {status}")
     before, incident.status, incident.updated_at = incident.status, status, utcnow()

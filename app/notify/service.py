@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from app.core.db import insert_ignore
@@ -18,6 +18,14 @@ SENDING_STALE = timedelta(minutes=5)
 # Every message about a drill opens with this, whoever wrote it (alert, stand-down, CLA request, dispatch), so
 # that nobody can read a drill as real. Bilingual: the reader's language is not always known.
 EXERCISE_MARK = "EXERCICE/EXERCISE - "  # a plain hyphen: an em dash would force UCS-2, halving an SMS
+# Messages that move a unit (or stop it moving) go before the rest when more is due than the senders can send at
+# once, as in a flood: a unit's alert SMS must not queue behind other incidents' calls, CLA requests and receipts.
+URGENT_PURPOSES = ("alert", "dispatch", "stand_down")
+_URGENCY = case(
+    (Notification.purpose.in_(URGENT_PURPOSES) & (Notification.channel != "voice"), 0),
+    (Notification.purpose.in_(URGENT_PURPOSES), 1),  # the alert call follows its SMS: it rings, then speaks
+    else_=2,
+)
 
 
 def enqueue(
@@ -54,11 +62,11 @@ def mark_exercise(text: str) -> str:
 
 
 def claim_due(*, session: Session, now: datetime, limit: int) -> list[Notification]:
-    """Lock due pending rows (skipping rows another worker holds) and mark them sending."""
+    """Lock due pending rows, most urgent first (skipping rows another worker holds), and mark them sending."""
     query = (
         select(Notification)
         .where(Notification.state == "pending", Notification.next_attempt_at <= now)
-        .order_by(Notification.next_attempt_at, Notification.id)
+        .order_by(_URGENCY, Notification.next_attempt_at, Notification.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

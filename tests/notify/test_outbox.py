@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from app.core.clock import utcnow
 from app.core.db import transaction
@@ -18,15 +18,17 @@ from tests.conftest import TWILIO_ACCOUNT, TWILIO_TOKEN
 STATUS_URL = "http://testserver/twilio/status"
 
 
-def queue_to(factory, unit_name: str, key: str = "test:1", channel: str = "sms") -> int:
-    """Queue one message to a demo unit's contact; returns the notification id."""
+def queue_to(
+    factory, unit_name: str, key: str = "test:1", channel: str = "sms", purpose: str = "alert", at=None
+) -> int:
+    """Queue one message to a demo unit's contact (due at `at`, else now); returns the notification id."""
     with transaction(factory) as session:
         contact = session.scalars(
             select(UnitContact).join(Unit, Unit.id == UnitContact.unit_id)
             .where(Unit.name == unit_name, UnitContact.channel == channel)
         ).one()  # fmt: skip
-        service.enqueue(session=session, key=key, purpose="alert", channel=channel, masked=contact.address_masked,
-                        text="KENGELE test alert", now=utcnow(), contact_id=contact.id, unit_id=contact.unit_id,
+        service.enqueue(session=session, key=key, purpose=purpose, channel=channel, masked=contact.address_masked,
+                        text="KENGELE test alert", now=at or utcnow(), contact_id=contact.id, unit_id=contact.unit_id,
                         validity_s=600)  # fmt: skip
         return session.scalars(select(Notification.id).where(Notification.key == key)).one()
 
@@ -46,6 +48,37 @@ def test_a_message_is_sent_once_however_often_the_worker_runs(kengele, twilio_ap
     sent = row(factory, first)
     assert (sent.state, sent.provider_status) == ("sent", "queued") and sent.provider_id.startswith("SM")
     assert len(twilio_api.fake.created("Messages")) == 1
+
+
+def test_alert_sms_go_first_then_alert_calls_then_the_rest_whatever_their_age(kengele, factory):
+    oldest = utcnow() - timedelta(minutes=5)
+    queued = [
+        queue_to(factory, "Bria COB", "test:confirm", "sms", "confirm", at=oldest),
+        queue_to(factory, "Bria COB", "test:call", "voice", "alert", at=oldest + timedelta(minutes=1)),
+        queue_to(factory, "Bria COB", "test:stand-down", "sms", "stand_down", at=oldest + timedelta(minutes=2)),
+        queue_to(factory, "Bria COB", "test:alert", "sms", "alert", at=oldest + timedelta(minutes=3)),
+    ]
+    with transaction(factory) as session:
+        claimed = [service.claim_due(session=session, now=utcnow(), limit=1)[0].id for _ in queued]
+    confirm, call, stand_down, alert = queued
+    assert claimed == [stand_down, alert, call, confirm]  # urgent texts oldest first, then the call, then the rest
+
+
+def test_each_message_sent_costs_one_transaction_recording_one_and_claiming_the_next(kengele, twilio_api, factory):
+    ids = [queue_to(factory, "Bria COB", f"test:{n}") for n in range(3)]
+    commits = []
+
+    def committed(session) -> None:
+        commits.append(session)
+
+    event.listen(factory, "after_commit", committed)
+    try:
+        assert kengele.send() == 3
+    finally:
+        event.remove(factory, "after_commit", committed)
+    # One per message and one that records the last and finds nothing more (a separate record would make it 7).
+    assert len(commits) == 3 + 1 + 1  # kengele.send() calls send_due again until it finds nothing: one more
+    assert {row(factory, i).state for i in ids} == {"sent"} and len(twilio_api.fake.created("Messages")) == 3
 
 
 def test_a_transient_twilio_error_is_retried_with_backoff(kengele, twilio_api, factory):
