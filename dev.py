@@ -109,7 +109,8 @@ def test(pytest_args: list[str]) -> int:
     for backend in ("sqlite", "postgresql"):
         say(f"test suite on {backend}")
         env = {**os.environ, "KENGELE_TEST_DATABASE": backend}
-        results[backend] = run(BIN / "python", "-m", "pytest", *pytest_args, env=env)
+        # --durations: the slowest tests in every CI log, where the suite's time goes
+        results[backend] = run(BIN / "python", "-m", "pytest", "--durations=15", *pytest_args, env=env)
     for backend, code in results.items():
         say(f"{backend}: {'passed' if code == 0 else f'FAILED (pytest exit {code})'}")
     return 0 if all(code == 0 for code in results.values()) else 1

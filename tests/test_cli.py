@@ -38,6 +38,8 @@ def count(factory, model, *where) -> int:
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # 5,240 messages through the worker on a shared 2-core machine
 def test_simulate_replays_all_haiti_messages(env, factory, tmp_path):
+    # A replay is about throughput: 50 reports per worker transaction (PostgreSQL's default of 1 favours latency).
+    env = env | {"KENGELE_WORKER_BATCH_SIZE": "50"}
     with running(["serve"], env, tmp_path, tmp_path / "server.log") as base:
         result = run_cli(["simulate", str(HAITI), "--url", base, "--concurrency", "8"], env, tmp_path)
         assert result.returncode == 0, result.stderr[-2000:]
