@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy.exc import DBAPIError
 
 from app.core import migrations
-from app.core.config import get_settings
+from app.core.config import WorkerRole, get_settings
 from app.core.db import make_engine, make_sessionmaker, transaction
 from app.core.logging import configure_logging
 
@@ -76,8 +76,13 @@ def serve(
 
 
 @cli.command()
-def worker() -> None:
-    """Run the worker loops (inbox, outbox, escalation timers) in this process, apart from the server."""
+def worker(
+    only: Annotated[
+        list[WorkerRole] | None,
+        typer.Option(help="Do only this (repeatable), e.g. the pipeline in one process and sending in another"),
+    ] = None,
+) -> None:
+    """Run the worker loops (inbox, outbox, escalation timers, retention) in this process, apart from the server."""
     import app.core.models  # noqa: F401 - every table, so that foreign keys resolve outside the web app
     from app import worker as worker_module
     from app.security.crypto import Vault
@@ -88,7 +93,12 @@ def worker() -> None:
     keys = load_keys(settings)
     factory = make_sessionmaker(make_engine(settings))
     channels = worker_module.notify_channels(settings, keys)
-    loops = worker_module.worker_loops(settings, factory, Vault(keys), channels, embedded=False)
+    roles = tuple(only) if only else tuple(WorkerRole)
+    loops = worker_module.worker_loops(settings, factory, Vault(keys), channels, embedded=False, roles=roles)
+    if not loops:
+        raise typer.BadParameter(
+            "nothing to do: retention is off (KENGELE_RETENTION_PURGE_HOURS=0)", param_hint="--only"
+        )
     console.print("worker running; Ctrl-C to stop")
     # SIGTERM (systemd, docker stop, kill) ends the loops after the step in hand: a message being sent is
     # recorded as sent, not left in doubt.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.config import Mode, Settings
+from app.core.config import Mode, Settings, WorkerRole
 from app.escalation import tasks as escalation_tasks
 from app.intake import tasks as intake_tasks
 from app.notify import tasks as notify_tasks
@@ -24,6 +24,9 @@ from app.security.keys import Keys
 
 logger = logging.getLogger(__name__)
 RETENTION_CHECK_SECONDS = 300.0
+# A send is declared lost after notify's SENDING_STALE (minutes): looking once a minute is soon enough, and the
+# scan is not repeated by every sender before every batch.
+STALE_SENDS_CHECK_SECONDS = 60.0
 
 
 class BackgroundLoop:
@@ -34,7 +37,7 @@ class BackgroundLoop:
     ) -> None:
         self.name = name
         self._step = step
-        self._interval = interval
+        self.interval = interval
         # Pause after each `busy_seconds` of back-to-back steps: inside the server, answering providers comes first.
         self._yield_seconds = yield_seconds
         self._busy_seconds = busy_seconds
@@ -59,7 +62,7 @@ class BackgroundLoop:
             except Exception:
                 logger.exception("%s: unexpected error; continuing", self.name)
             if not more:
-                self._wake.wait(self._interval)
+                self._wake.wait(self.interval)
                 self._wake.clear()
                 busy_since = time.monotonic()
             elif self._yield_seconds and time.monotonic() - busy_since >= self._busy_seconds:
@@ -110,26 +113,15 @@ def notify_channels(settings: Settings, keys: Keys) -> Channels:
 
 
 def worker_loops(
-    settings: Settings, factory: sessionmaker[Session], vault: Vault, channels: Channels, *, embedded: bool
-) -> list[BackgroundLoop]:
-    """The worker's loops: inbox (reports and their pipeline), outbox (sending), timers (escalation deadlines)."""
-    send_config = notify_tasks.SendSettings(
-        public_base_url=settings.public_base_url, retry_seconds=settings.notify_retry_seconds,
-        max_attempts=settings.notify_max_attempts, voice_language=settings.default_language,
-        voice_prompts_url=settings.voice_prompts_url,
-    )  # fmt: skip
-    batch = settings.resolved_worker_batch_size
-    # Several senders: a send waits on the provider (Twilio answers in ~100 ms), not on this machine, and an alert
-    # must not queue behind other incidents' calls. Each claims one message at a time (SKIP LOCKED on PostgreSQL).
-    senders = [
-        BackgroundLoop(
-            f"outbox-sender-{n}",
-            lambda: notify_tasks.send_due(factory=factory, vault=vault, channels=channels, config=send_config) >= 20,
-            settings.worker_poll_seconds,
-        )
-        for n in range(max(1, settings.outbox_senders))
-    ]
+    settings: Settings, factory: sessionmaker[Session], vault: Vault, channels: Channels, *, embedded: bool,
+    roles: Collection[WorkerRole] = tuple(WorkerRole),
+) -> list[BackgroundLoop]:  # fmt: skip
+    """The worker's loops for these roles: inbox (reports and their pipeline), outbox (sending), timers (escalation
+    deadlines), retention (purge); the first is the one to run in the caller's thread."""
+    alone = WorkerRole.inbox not in roles  # no inbox worker in this process to wake the senders
+    senders = _senders(settings, factory, vault, channels, alone=alone) if WorkerRole.outbox in roles else []
     outbox = _Wakes(senders)
+    batch = settings.resolved_worker_batch_size
 
     def inbox_step() -> bool:
         done = intake_tasks.process_due(
@@ -145,12 +137,16 @@ def worker_loops(
             outbox.wake()
         return fired >= 20
 
-    yield_s = settings.embedded_worker_yield_seconds if embedded else 0.0
-    inbox = BackgroundLoop("inbox-worker", inbox_step, settings.inbox_poll_seconds, yield_seconds=yield_s,
-                           busy_seconds=settings.embedded_worker_busy_seconds)  # fmt: skip
-    timers = BackgroundLoop("escalation-timers", timer_step, settings.worker_poll_seconds)
-    loops = [inbox, *senders, timers]
-    if settings.retention_purge_hours > 0:
+    loops = []
+    if WorkerRole.inbox in roles:
+        yield_s = settings.embedded_worker_yield_seconds if embedded else 0.0
+        loops.append(BackgroundLoop("inbox-worker", inbox_step, settings.inbox_poll_seconds, yield_seconds=yield_s,
+                                    busy_seconds=settings.embedded_worker_busy_seconds))  # fmt: skip
+    if senders:
+        loops += [*senders, _stale_sends_loop(factory)]
+    if WorkerRole.timers in roles:
+        loops.append(BackgroundLoop("escalation-timers", timer_step, settings.worker_poll_seconds))
+    if WorkerRole.retention in roles and settings.retention_purge_hours > 0:
         policy = retention.Policy(settings.retention_reporter_days, settings.retention_raw_message_days)
         every = timedelta(hours=settings.retention_purge_hours)
 
@@ -161,3 +157,44 @@ def worker_loops(
         # Checked every few minutes; the schedule is the last run's row, so restarts and extra workers keep it.
         loops.append(BackgroundLoop("retention-purge", retention_step, RETENTION_CHECK_SECONDS))
     return loops
+
+
+def _senders(
+    settings: Settings, factory: sessionmaker[Session], vault: Vault, channels: Channels, *, alone: bool
+) -> list[BackgroundLoop]:
+    """The outbox senders. Several: a send waits on the provider (Twilio answers in ~100 ms), not on this machine,
+    and an alert must not queue behind other incidents' calls. Each claims one message at a time (SKIP LOCKED)."""
+    send_config = notify_tasks.SendSettings(
+        public_base_url=settings.public_base_url, retry_seconds=settings.notify_retry_seconds,
+        max_attempts=settings.notify_max_attempts, voice_language=settings.default_language,
+        voice_prompts_url=settings.voice_prompts_url,
+    )  # fmt: skip
+    count = max(1, settings.outbox_senders)
+    senders: list[BackgroundLoop] = []
+
+    def send_step(lead: bool) -> bool:
+        sent = notify_tasks.send_due(
+            factory=factory, vault=vault, channels=channels, config=send_config, release_stale=False
+        )
+        if sent and lead:
+            for sender in senders[1:]:
+                sender.wake()
+        return sent >= notify_tasks.SEND_BATCH
+
+    # Apart from the inbox (`kengele worker --only outbox`) nobody in this process wakes the senders when alerts are
+    # queued: the first one looks as often as the inbox worker would and wakes the others when it finds work.
+    lead_interval = settings.inbox_poll_seconds if alone else settings.worker_poll_seconds
+    for n in range(count):
+        interval = lead_interval if n == 0 else settings.worker_poll_seconds
+        senders.append(BackgroundLoop(f"outbox-sender-{n}", lambda lead=n == 0: send_step(lead), interval))
+    return senders
+
+
+def _stale_sends_loop(factory: sessionmaker[Session]) -> BackgroundLoop:
+    """Every minute, rows a dead worker left "sending" long enough ago become "unknown" (never re-sent)."""
+
+    def step() -> bool:
+        notify_tasks.release_stale_sends(factory=factory)
+        return False
+
+    return BackgroundLoop("outbox-stale-sends", step, STALE_SENDS_CHECK_SECONDS)

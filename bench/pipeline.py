@@ -9,16 +9,17 @@
 Each (database, rate) run gets a fresh database with the demo region loaded by the importers `kengele demo` uses
 (469 places, 38 units, roads, 15 zones, 6 CLAs), Kengele as a real uvicorn subprocess in production mode with its
 outbound Twilio pointed at a fake Twilio API (app.notify.fake_twilio, in this process), and a worker: `--worker
-auto` runs the embedded worker on SQLite (its default: SQLite has one writer) and a separate `kengele worker`
-process on PostgreSQL (the production layout: the pipeline gets its own interpreter lock instead of sharing the
-server's on 2 cores). Messages are real UCDP events, one per gazetteer place, places at least 16 km apart (so each
-opens its own incident), signed as Twilio signs them and posted open-loop at the rate by bench/support/driver.py
-from another process, after 3 warm-up messages. An SMS the fake receives for a demo unit's number names the
-incident (K-…); the database maps each MessageSid to its report's incident, so latency = when the fake received
-the incident's first unit SMS − when the driver wrote the inbound request (one clock: same host). Percentiles
-count every accepted message; one with no escalation within the drain time counts as infinitely late (a
-percentile that lands on one is null). Breakdown from the stored times: intake (sent → received_at), inbox wait
-(→ report created), processing (→ processed_at), to Twilio (→ the fake's receipt: batch commit, outbox, API call).
+auto` runs the embedded worker on SQLite (its default: SQLite has one writer) and, on PostgreSQL, the production
+layout `split`: `kengele worker --only inbox --only timers` for the pipeline and `kengele worker --only outbox` for
+sending, each with its own interpreter lock instead of sharing the server's (`process`: one `kengele worker` doing
+both). Messages are real UCDP events, one per gazetteer place, places at least 16 km apart (so each opens its own
+incident), signed as Twilio signs them and posted open-loop at the rate by bench/support/driver.py from another
+process, after 3 warm-up messages. An SMS the fake receives for a demo unit's number names the incident (K-…); the
+database maps each MessageSid to its report's incident, so latency = when the fake received the incident's first
+unit SMS − when the driver wrote the inbound request (one clock: same host). Percentiles count every accepted
+message; one with no escalation within the drain time counts as infinitely late (a percentile that lands on one is
+null). Breakdown from the stored times: intake (sent → received_at), inbox wait (→ report created), processing (→
+processed_at), to Twilio (→ the fake's receipt: batch commit, outbox, API call).
 Prints a table, then one JSON object as its last line (also bench/results/pipeline.json and pipeline.png).
 """
 
@@ -86,7 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--seconds", type=float, default=20.0, help="sending time per rate, capped by the distinct places (default 20)"
     )
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both (default both)")
-    parser.add_argument("--worker", choices=("auto", "embedded", "process"), default="auto")
+    parser.add_argument("--worker", choices=("auto", "embedded", "process", "split"), default="auto")
     parser.add_argument("--drain", type=float, default=90.0, help="max seconds to wait for escalations (default 90)")
     parser.add_argument("--postgres", default=DEFAULT_PG_ADMIN_URL, help="PostgreSQL admin URL ('' to skip)")
     parser.add_argument("--max-messages", type=int, default=10_000, help="cap per rate (default: every place)")
@@ -112,11 +113,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+# The worker processes of each layout, by name, with the roles each takes (none: every role).
+WORKER_PROCESSES: dict[str, dict[str, tuple[str, ...]]] = {
+    "process": {"worker": ()},
+    "split": {"pipeline-worker": ("inbox", "timers"), "outbox-worker": ("outbox",)},
+}
+
+
 def worker_mode(args: argparse.Namespace, database: str) -> str:
-    """embedded or process: `auto` is the embedded default on SQLite and a separate worker on PostgreSQL."""
+    """embedded, process or split: `auto` is the embedded default on SQLite, split workers on PostgreSQL."""
     if args.worker != "auto":
         return args.worker
-    return "embedded" if database == "sqlite" else "process"
+    return "embedded" if database == "sqlite" else "split"
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -141,8 +149,9 @@ def deployment(
         with background(command, server_env, workdir, f"server-{port}") as server:
             wait_ready(server, base_url + "/readyz")
             with contextlib.ExitStack() as stack:
-                if mode == "process":
-                    stack.enter_context(background([str(KENGELE), "worker"], server_env, workdir, f"worker-{port}"))
+                for name, roles in WORKER_PROCESSES.get(mode, {}).items():
+                    command = [str(KENGELE), "worker", *(arg for role in roles for arg in ("--only", role))]
+                    stack.enter_context(background(command, server_env, workdir, f"{name}-{port}"))
                 yield base_url, env
 
 

@@ -260,6 +260,13 @@ def test_a_separate_worker_process_turns_messages_into_incidents(env, factory, t
     assert "failed" not in (tmp_path / "worker.log").read_text()
 
 
+def test_a_worker_with_nothing_to_do_says_so(env, tmp_path):
+    result = run_cli(["worker", "--only", "retention"], env | {"KENGELE_RETENTION_PURGE_HOURS": "0"}, tmp_path)
+    assert result.returncode == 2 and "nothing to do: retention is off" in result.stderr
+    unknown = run_cli(["worker", "--only", "everything"], env, tmp_path)
+    assert unknown.returncode == 2 and "'everything' is not one of" in unknown.stderr
+
+
 def test_a_database_without_tables_is_one_clear_line_not_a_traceback(tmp_path):
     env = kengele_env(database_url=f"sqlite:///{tmp_path / 'empty.db'}", data_dir=str(tmp_path), secret_key=SECRET_KEY)
     result = run_cli(["parse", "attaque a Bria"], env, tmp_path)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
 import threading
 import time
 
 import pytest
+from sqlalchemy import select
 
-from app.core.config import Settings
-from app.worker import BackgroundLoop
+from app.core.config import Settings, WorkerRole
+from app.incidents.models import Incident
+from app.intake.flows import IntakeGateway
+from app.intake.schemas import InboundEnvelope
+from app.intake.spool import Spool
+from app.notify.fake_twilio import MAGIC_FROM
+from app.worker import BackgroundLoop, worker_loops
+from tests.conftest import SECRET_KEY, TWILIO_ACCOUNT, TWILIO_TOKEN
+from tests.helpers import new_sid
+from tests.live_server import KENGELE, kengele_env
 
 
 @pytest.mark.parametrize(
@@ -60,3 +70,70 @@ def test_the_embedded_worker_rests_only_once_it_has_been_busy_long_enough():
     # Steps of 10 ms: a rest every ~5 steps, not after each one.
     assert 1 <= len(rests) <= 4, gaps
     assert sum(gap < 0.05 for gap in gaps) >= 6, gaps
+
+
+def loops_for(*roles: WorkerRole, retention_purge_hours: float = 24) -> list[BackgroundLoop]:
+    settings = Settings(_env_file=None, outbox_senders=3, retention_purge_hours=retention_purge_hours)
+    return worker_loops(settings, factory=None, vault=None, channels=None, embedded=False, roles=roles)  # type: ignore[arg-type]
+
+
+def test_a_worker_does_only_the_roles_it_is_given():
+    assert [loop.name for loop in loops_for(WorkerRole.inbox, WorkerRole.timers)] == [
+        "inbox-worker",
+        "escalation-timers",
+    ]
+    assert [loop.name for loop in loops_for(WorkerRole.outbox)] == [
+        "outbox-sender-0", "outbox-sender-1", "outbox-sender-2", "outbox-stale-sends",
+    ]  # fmt: skip
+    everything = [loop.name for loop in loops_for(*WorkerRole)]
+    assert everything[0] == "inbox-worker" and {"escalation-timers", "retention-purge"} <= set(everything)
+    assert loops_for(WorkerRole.retention, retention_purge_hours=0) == []
+
+
+def test_senders_apart_from_the_inbox_look_for_work_as_often_as_the_inbox_worker_would():
+    settings = Settings(_env_file=None)
+    alone = loops_for(WorkerRole.outbox)
+    beside_the_inbox = [loop for loop in loops_for(*WorkerRole) if loop.name.startswith("outbox-sender")]
+    # Nobody in the process wakes them when alerts are queued: the first sender polls fast and wakes the others.
+    assert alone[0].interval == settings.inbox_poll_seconds < settings.worker_poll_seconds
+    assert {loop.interval for loop in alone[1:-1]} == {settings.worker_poll_seconds}
+    assert {loop.interval for loop in beside_the_inbox} == {settings.worker_poll_seconds}
+
+
+@pytest.mark.slow
+def test_the_pipeline_and_the_outbox_in_two_worker_processes_alert_a_unit(
+    backend, settings, factory, vault, deployment, twilio_api, tmp_path
+):
+    if backend != "postgresql":
+        pytest.skip("worker processes beside each other need PostgreSQL (SQLite has one writer)")
+    twilio_api.fake.clear()
+    env = kengele_env(
+        database_url=settings.database_url, data_dir=str(tmp_path), secret_key=SECRET_KEY,
+        twilio_auth_token=TWILIO_TOKEN, twilio_account_sid=TWILIO_ACCOUNT, twilio_from_number=MAGIC_FROM,
+        twilio_api_base=twilio_api.base_url, public_base_url="http://127.0.0.1:9", mode="production",
+    )  # fmt: skip
+    logs = {"pipeline": tmp_path / "pipeline.log", "outbox": tmp_path / "outbox.log"}
+    roles = {"pipeline": ["--only", "inbox", "--only", "timers"], "outbox": ["--only", "outbox"]}
+    workers = [
+        subprocess.Popen([KENGELE, "worker", *roles[name]], env=env, cwd=tmp_path, stdout=logs[name].open("wb"),
+                         stderr=subprocess.STDOUT)
+        for name in ("pipeline", "outbox")
+    ]  # fmt: skip
+    try:
+        IntakeGateway(factory, vault, Spool(tmp_path / "spool")).accept(
+            InboundEnvelope(source="twilio_sms", external_id=new_sid(), channel="sms",
+                            body="Attaque des hommes armés à Ngoubi, 6 morts", sender_phone="+23672110003")
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not twilio_api.fake.created("Messages") and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        for worker in workers:
+            worker.terminate()
+            worker.wait(15)
+    alerts = twilio_api.fake.created("Messages")
+    with factory() as session:
+        incident = session.scalars(select(Incident)).one()
+    assert alerts and incident.status == "escalated" and incident.ref in (alerts[0].get("Body") or "")
+    # The pipeline process escalated it; only the outbox process sent anything.
+    assert "accepted" in logs["outbox"].read_text() and "accepted" not in logs["pipeline"].read_text()

@@ -15,6 +15,15 @@ class Mode(StrEnum):
     production = "production"
 
 
+class WorkerRole(StrEnum):
+    """What a worker process does; `kengele worker --only` picks some, by default it does all."""
+
+    inbox = "inbox"  # reports and their pipeline
+    outbox = "outbox"  # sending
+    timers = "timers"  # escalation deadlines
+    retention = "retention"  # the purge schedule
+
+
 class Settings(BaseSettings):
     """Every knob Kengele has; defaults give the embedded single-process demo."""
 

@@ -33,9 +33,12 @@ class SendSettings:
     voice_prompts_url: str | None = None  # recordings: {url}/{language}/{purpose}.mp3
 
 
+SEND_BATCH = 20
+
+
 def send_due(
-    *, factory: sessionmaker[Session], vault: Vault, channels: Channels, config: SendSettings, batch_size: int = 20,
-    clock: Callable[[], datetime] = utcnow,
+    *, factory: sessionmaker[Session], vault: Vault, channels: Channels, config: SendSettings,
+    batch_size: int = SEND_BATCH, clock: Callable[[], datetime] = utcnow, release_stale: bool = True,
 ) -> int:  # fmt: skip
     """Send up to `batch_size` due rows, one at a time; returns how many rows were attempted.
 
@@ -49,7 +52,7 @@ def send_due(
         with transaction(factory) as session:
             if sent is not None:
                 _record(session, *sent, config=config, clock=clock)
-            if attempted == 0:
+            if attempted == 0 and release_stale:
                 service.release_stale(session=session, now=clock())
             rows = service.claim_due(session=session, now=clock(), limit=1) if attempted < batch_size else []
             claimed = (rows[0].id, _message(session, vault, rows[0], config)) if rows else None
@@ -60,6 +63,12 @@ def send_due(
         row_id, message = claimed
         sent = (row_id, message if isinstance(message, SendResult) else channels.send(message))
         attempted += 1
+
+
+def release_stale_sends(*, factory: sessionmaker[Session], clock: Callable[[], datetime] = utcnow) -> int:
+    """Rows a dead worker left "sending" become "unknown" (never re-sent); returns how many."""
+    with transaction(factory) as session:
+        return service.release_stale(session=session, now=clock())
 
 
 def _record(session: Session, row_id: int, result: SendResult, *, config: SendSettings,
