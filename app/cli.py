@@ -93,8 +93,11 @@ def worker(
     keys = load_keys(settings)
     factory = make_sessionmaker(make_engine(settings))
     channels = worker_module.notify_channels(settings, keys)
+    copies = worker_module.provider_copies(settings, keys)
     roles = tuple(only) if only else tuple(WorkerRole)
-    loops = worker_module.worker_loops(settings, factory, Vault(keys), channels, embedded=False, roles=roles)
+    loops = worker_module.worker_loops(
+        settings, factory, Vault(keys), channels, embedded=False, roles=roles, copies=copies
+    )
     if not loops:
         raise typer.BadParameter(
             "nothing to do: retention is off (KENGELE_RETENTION_PURGE_HOURS=0)", param_hint="--only"
@@ -113,6 +116,8 @@ def worker(
         for loop in loops[1:]:
             loop.stop()
         channels.close()
+        if copies is not None:
+            copies.close()
 
 
 @cli.command("import-places")

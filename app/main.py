@@ -64,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     spool = Spool(settings.resolved_spool_dir)  # fails at start-up if an outage could not be survived
 
     channels = worker.notify_channels(settings, keys)
-    worker_loops = worker.worker_loops(settings, factory, vault, channels, embedded=True)
+    copies = worker.provider_copies(settings, keys)
+    worker_loops = worker.worker_loops(settings, factory, vault, channels, embedded=True, copies=copies)
     inbox_loop = worker_loops[0]
     gateway = IntakeGateway(
         factory, vault, spool, on_accepted=inbox_loop.wake if settings.embedded_worker else lambda: None
@@ -91,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             loop.stop()
         gateway.close()
         channels.close()
+        if copies is not None:
+            copies.close()
         engine.dispose()
 
     app = FastAPI(

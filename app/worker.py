@@ -15,8 +15,9 @@ from app.core.config import Mode, Settings, WorkerRole
 from app.escalation import tasks as escalation_tasks
 from app.intake import tasks as intake_tasks
 from app.notify import tasks as notify_tasks
+from app.notify.ports import ProviderCopies
 from app.notify.registry import Channels, NotifyConfig, channels_from_config
-from app.notify.twilio_channel import TwilioConfig
+from app.notify.twilio_channel import TwilioConfig, TwilioCopies
 from app.retention import service as retention
 from app.retention import tasks as retention_tasks
 from app.security.crypto import Vault
@@ -27,6 +28,7 @@ RETENTION_CHECK_SECONDS = 300.0
 # A send is declared lost after notify's SENDING_STALE (minutes): looking once a minute is soon enough, and the
 # scan is not repeated by every sender before every batch.
 STALE_SENDS_CHECK_SECONDS = 60.0
+PROVIDER_COPIES_CHECK_SECONDS = 60.0
 
 
 class BackgroundLoop:
@@ -93,19 +95,29 @@ class _Wakes:
             loop.wake()
 
 
+def twilio_config(settings: Settings, keys: Keys) -> TwilioConfig | None:
+    """This deployment's Twilio account, if it has one."""
+    if not (settings.twilio_account_sid and keys.twilio_auth_token):
+        return None
+    return TwilioConfig(
+        settings.twilio_account_sid, keys.twilio_auth_token, from_number=settings.twilio_from_number,
+        messaging_service_sid=settings.twilio_messaging_service_sid,
+        voice_from_number=settings.twilio_voice_from_number, api_base_url=settings.twilio_api_base,
+        timeout_s=settings.twilio_timeout_seconds, machine_detection=settings.twilio_machine_detection,
+    )  # fmt: skip
+
+
+def provider_copies(settings: Settings, keys: Keys) -> TwilioCopies | None:
+    """Twilio's records to delete, when the deployment uses Twilio and deleting them is on."""
+    config = twilio_config(settings, keys)
+    return TwilioCopies(config) if config is not None and settings.twilio_delete_after_minutes > 0 else None
+
+
 def notify_channels(settings: Settings, keys: Keys) -> Channels:
     """The outbound channels this deployment has: Twilio when configured, signed webhooks, else the console."""
-    twilio = None
-    if settings.twilio_account_sid and keys.twilio_auth_token:
-        twilio = TwilioConfig(
-            settings.twilio_account_sid, keys.twilio_auth_token, from_number=settings.twilio_from_number,
-            messaging_service_sid=settings.twilio_messaging_service_sid,
-            voice_from_number=settings.twilio_voice_from_number, api_base_url=settings.twilio_api_base,
-            timeout_s=settings.twilio_timeout_seconds, machine_detection=settings.twilio_machine_detection,
-        )  # fmt: skip
     return channels_from_config(
         NotifyConfig(
-            twilio=twilio, webhook_secret=notify_tasks.webhook_secret_for,
+            twilio=twilio_config(settings, keys), webhook_secret=notify_tasks.webhook_secret_for,
             webhook_timeout_s=settings.outbound_webhook_timeout_seconds, console_keep=settings.console_outbox_size,
             console_fallback=settings.mode == Mode.development,
         )
@@ -114,10 +126,11 @@ def notify_channels(settings: Settings, keys: Keys) -> Channels:
 
 def worker_loops(
     settings: Settings, factory: sessionmaker[Session], vault: Vault, channels: Channels, *, embedded: bool,
-    roles: Collection[WorkerRole] = tuple(WorkerRole),
+    roles: Collection[WorkerRole] = tuple(WorkerRole), copies: ProviderCopies | None = None,
 ) -> list[BackgroundLoop]:  # fmt: skip
     """The worker's loops for these roles: inbox (reports and their pipeline), outbox (sending), timers (escalation
-    deadlines), retention (purge); the first is the one to run in the caller's thread."""
+    deadlines), retention (purge, and the provider's `copies` deleted); the first is the one to run in the caller's
+    thread."""
     alone = WorkerRole.inbox not in roles  # no inbox worker in this process to wake the senders
     senders = _senders(settings, factory, vault, channels, alone=alone) if WorkerRole.outbox in roles else []
     outbox = _Wakes(senders)
@@ -156,6 +169,13 @@ def worker_loops(
 
         # Checked every few minutes; the schedule is the last run's row, so restarts and extra workers keep it.
         loops.append(BackgroundLoop("retention-purge", retention_step, RETENTION_CHECK_SECONDS))
+    if WorkerRole.retention in roles and copies is not None:
+        after = timedelta(minutes=settings.twilio_delete_after_minutes)
+
+        def copies_step() -> bool:
+            return retention_tasks.erase_provider_copies(factory=factory, copies=copies, after=after) > 0
+
+        loops.append(BackgroundLoop("provider-copies", copies_step, PROVIDER_COPIES_CHECK_SECONDS))
     return loops
 
 

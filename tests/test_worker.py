@@ -16,7 +16,9 @@ from app.intake.flows import IntakeGateway
 from app.intake.schemas import InboundEnvelope
 from app.intake.spool import Spool
 from app.notify.fake_twilio import MAGIC_FROM
-from app.worker import BackgroundLoop, worker_loops
+from app.notify.twilio_channel import TwilioCopies
+from app.security.keys import Keys
+from app.worker import BackgroundLoop, provider_copies, worker_loops
 from tests.conftest import SECRET_KEY, TWILIO_ACCOUNT, TWILIO_TOKEN
 from tests.helpers import new_sid
 from tests.live_server import KENGELE, kengele_env
@@ -72,9 +74,9 @@ def test_the_embedded_worker_rests_only_once_it_has_been_busy_long_enough():
     assert sum(gap < 0.05 for gap in gaps) >= 6, gaps
 
 
-def loops_for(*roles: WorkerRole, retention_purge_hours: float = 24) -> list[BackgroundLoop]:
+def loops_for(*roles: WorkerRole, retention_purge_hours: float = 24, copies=None) -> list[BackgroundLoop]:
     settings = Settings(_env_file=None, outbox_senders=3, retention_purge_hours=retention_purge_hours)
-    return worker_loops(settings, factory=None, vault=None, channels=None, embedded=False, roles=roles)  # type: ignore[arg-type]
+    return worker_loops(settings, None, None, None, embedded=False, roles=roles, copies=copies)  # type: ignore[arg-type]
 
 
 def test_a_worker_does_only_the_roles_it_is_given():
@@ -137,3 +139,16 @@ def test_the_pipeline_and_the_outbox_in_two_worker_processes_alert_a_unit(
     assert alerts and incident.status == "escalated" and incident.ref in (alerts[0].get("Body") or "")
     # The pipeline process escalated it; only the outbox process sent anything.
     assert "accepted" in logs["outbox"].read_text() and "accepted" not in logs["pipeline"].read_text()
+
+
+def test_twilios_copies_are_deleted_by_the_retention_role_where_there_is_twilio_and_it_is_on():
+    keys = Keys((b"k" * 32,), b"h" * 32, twilio_auth_token="token")
+    with_twilio = Settings(_env_file=None, twilio_account_sid="AC" + "1" * 32)
+    copies = provider_copies(with_twilio, keys)
+    assert isinstance(copies, TwilioCopies)
+    assert provider_copies(with_twilio.model_copy(update={"twilio_delete_after_minutes": 0}), keys) is None
+    assert provider_copies(Settings(_env_file=None), keys) is None  # the console sink: nothing at Twilio
+    names = [loop.name for loop in loops_for(WorkerRole.retention, copies=copies)]
+    assert names == ["retention-purge", "provider-copies"]
+    assert [loop.name for loop in loops_for(WorkerRole.outbox, copies=copies)][-1] == "outbox-stale-sends"
+    copies.close()

@@ -23,6 +23,13 @@ class InboundMessage(Base):
             sqlite_where=text("processed_at IS NULL"),
             postgresql_where=text("processed_at IS NULL"),
         ),
+        # Rows whose copy at the provider is still to be deleted: the eraser reads only those.
+        Index(
+            "ix_inbound_message_provider_copy",
+            "received_at",
+            sqlite_where=text("provider_deleted_at IS NULL AND source IN ('twilio_sms', 'twilio_voice')"),
+            postgresql_where=text("provider_deleted_at IS NULL AND source IN ('twilio_sms', 'twilio_voice')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,3 +50,6 @@ class InboundMessage(Base):
     processed_at: Mapped[datetime | None]
     # Exception class only: messages can carry personal data.
     last_error: Mapped[str | None] = mapped_column(String(200))
+    # When the provider's own copy (Twilio's message or call record: the sender's number, the body) was deleted.
+    provider_deleted_at: Mapped[datetime | None]
+    provider_delete_attempts: Mapped[int] = mapped_column(default=0, server_default="0")

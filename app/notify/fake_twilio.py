@@ -22,7 +22,7 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
@@ -128,6 +128,8 @@ class FakeTwilio:
         self._fail_next: list[FakeError] = []
         self._requests: list[RecordedRequest] = []
         self._resources: dict[str, _Resource] = {}
+        # Sids of inbound messages and calls Twilio would hold (tests post those to Kengele directly).
+        self.inbound: set[str] = set()
         self.app = self._build_app()
 
     # --- test controls -------------------------------------------------------------------------------
@@ -138,7 +140,7 @@ class FakeTwilio:
             self._errors[number] = FakeError(status, code, message)
 
     def fail_next(self, count: int = 1, status: int = 503, code: int | None = None) -> None:
-        """Answer the next `count` authorised creates with this error (503 → 20503, 429 → 20429 by default)."""
+        """Answer the next `count` authorised creates or deletes with this error (503: 20503, 429: 20429)."""
         error = FakeError(status, code or _DEFAULT_CODES.get(status, status), "Injected transient error")
         with self._lock:
             self._fail_next.extend([error] * count)
@@ -150,6 +152,7 @@ class FakeTwilio:
             self._fail_next.clear()
             self._requests.clear()
             self._resources.clear()
+            self.inbound.clear()
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -227,6 +230,8 @@ class FakeTwilio:
                 Route(f"{_PREFIX}/Calls.json", self._create_call, methods=["POST"]),
                 Route(f"{_PREFIX}/Messages/{{sid}}.json", self._fetch, methods=["GET"]),
                 Route(f"{_PREFIX}/Calls/{{sid}}.json", self._fetch, methods=["GET"]),
+                Route(f"{_PREFIX}/Messages/{{sid}}.json", self._delete_message, methods=["DELETE"]),
+                Route(f"{_PREFIX}/Calls/{{sid}}.json", self._delete_call, methods=["DELETE"]),
             ]
         )
 
@@ -298,6 +303,32 @@ class FakeTwilio:
         if data is None:
             return JSONResponse(_NOT_FOUND.body(), status_code=404)
         return JSONResponse(data)
+
+    async def _delete_message(self, request: Request) -> Response:
+        return self._delete(request, "Messages")
+
+    async def _delete_call(self, request: Request) -> Response:
+        return self._delete(request, "Calls")
+
+    def _delete(self, request: Request, kind: str) -> Response:
+        """Twilio's DELETE: 204 and the record is gone; 404 for a sid it does not have (any more)."""
+        sid = request.path_params["sid"]
+        error = _AUTH_ERROR if not self._authorized(request) else None
+        with self._lock:
+            if error is None and self._fail_next:
+                error = self._fail_next.pop(0)
+            if error is None and self._resources.pop(sid, None) is None and sid not in self.inbound:
+                error = _NOT_FOUND
+            if error is None:
+                self.inbound.discard(sid)
+        self._record(request, kind, {}, error.status if error else 204, sid)
+        if error is not None:
+            return JSONResponse(error.body(), status_code=error.status)
+        return Response(status_code=204)
+
+    def deleted(self, kind: str = "Messages") -> list[str]:
+        """The sids of the records deleted (204), oldest first."""
+        return [r.sid for r in self.requests if r.resource == kind and r.method == "DELETE" and r.status == 204]
 
 
 def _validate_message(fields: Mapping[str, str]) -> FakeError | None:

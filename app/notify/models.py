@@ -17,6 +17,11 @@ class Notification(Base):
     __table_args__ = (
         Index("ix_notification_due", "next_attempt_at", sqlite_where=text("state = 'pending'"),
               postgresql_where=text("state = 'pending'")),
+        # Messages to reporters whose copy at the provider is still to be deleted.
+        Index("ix_notification_provider_copy", "sent_at",
+              sqlite_where=text("reporter_id IS NOT NULL AND provider_id IS NOT NULL AND provider_deleted_at IS NULL"),
+              postgresql_where=text(
+                  "reporter_id IS NOT NULL AND provider_id IS NOT NULL AND provider_deleted_at IS NULL")),
     )  # fmt: skip
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,3 +51,6 @@ class Notification(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     status_at: Mapped[datetime | None]
+    # When the provider's copy of a message to a reporter (their number, our words) was deleted.
+    provider_deleted_at: Mapped[datetime | None]
+    provider_delete_attempts: Mapped[int] = mapped_column(default=0, server_default="0")

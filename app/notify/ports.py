@@ -78,6 +78,18 @@ class Channel(Protocol):
     def send(self, message: OutboundMessage) -> SendResult: ...
 
 
+ProviderCopyKind = Literal["message", "call"]
+
+
+@runtime_checkable
+class ProviderCopies(Protocol):
+    """The provider's own records of messages and calls (numbers, bodies): deleted once Kengele has its copy."""
+
+    def delete(self, kind: ProviderCopyKind, sid: str) -> SendResult:
+        """Delete one record: accepted when it is gone (or already was); never raises for provider failures."""
+        ...
+
+
 # Twilio message and call statuses by precedence. Both lifecycles share one scale: the names that appear in
 # both (queued, failed, canceled) sit where each lifecycle needs them, and the worker only ever compares
 # statuses of the same resource. Equal ranks never replace each other, so the first terminal status wins.

@@ -13,7 +13,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from app.notify.ports import OutboundMessage, SendResult, is_e164
+from app.notify.ports import OutboundMessage, ProviderCopyKind, SendResult, is_e164
 
 logger = logging.getLogger(__name__)
 # The SDK logs every request line and response header at INFO; keep that out of the application log.
@@ -220,3 +220,27 @@ class TwilioVoiceChannel(_TwilioChannel):
         if self.config.machine_detection:
             optional["machine_detection"] = "Enable"
         return self.client.calls.create(to=message.to, from_=self.config.caller_id, twiml=message.twiml, **optional)
+
+
+class TwilioCopies:
+    """Deletes Twilio's records of messages and calls (the reporter's number, the body) through the SDK."""
+
+    def __init__(self, config: TwilioConfig, client: Client | None = None) -> None:
+        self.client = client or make_client(config)
+
+    def delete(self, kind: ProviderCopyKind, sid: str) -> SendResult:
+        """DELETE the message or call; a record Twilio no longer has (404) counts as deleted."""
+        resource = self.client.messages(sid) if kind == "message" else self.client.calls(sid)
+        try:
+            resource.delete()
+        except (TwilioException, requests.RequestException) as error:
+            if isinstance(error, TwilioRestException) and int(error.status) == 404:
+                return SendResult.ok(sid, "gone")
+            return result_from_error(error)
+        return SendResult.ok(sid, "deleted")
+
+    def close(self) -> None:
+        """Release the SDK's HTTP session."""
+        session = getattr(self.client.http_client, "session", None)
+        if session is not None:
+            session.close()

@@ -161,3 +161,15 @@ def test_injected_errors_can_be_cleared(fake_twilio):
 def test_the_fake_can_run_without_magic_numbers():
     with FakeTwilioServer(magic_numbers=False) as server:
         assert send_sms(server, to="+15005550001").accepted
+
+
+def test_deleting_a_record_answers_204_once_then_404_and_needs_the_credentials(fake_twilio):
+    sid = send_sms(fake_twilio).provider_id
+    url = f"{fake_twilio.base_url}/2010-04-01/Accounts/{fake_twilio.fake.account_sid}/Messages/{sid}.json"
+    credentials = (fake_twilio.fake.account_sid, fake_twilio.fake.auth_token)
+    assert httpx.delete(url, auth=(fake_twilio.fake.account_sid, "wrong")).status_code == 401
+    assert httpx.get(url, auth=credentials).status_code == 200  # still there
+    assert httpx.delete(url, auth=credentials).status_code == 204
+    assert httpx.get(url, auth=credentials).status_code == 404
+    assert httpx.delete(url, auth=credentials).json()["code"] == 20404
+    assert fake_twilio.fake.deleted("Messages") == [sid]
