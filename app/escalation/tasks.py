@@ -83,6 +83,7 @@ def _reprioritise(
     session: Session, incident: Incident, escalation: Escalation | None, actor: str = incidents.SYSTEM,
     note: str | None = None,
 ) -> str:  # fmt: skip
+    """reprioritise, with the incident's escalation already looked up (None: it has none)."""
     priority, reasons = protection.prioritise(session=session, incident=incident)
     if incident.priority_override:
         reasons = [f"set by an operator (computed: {priority})", *reasons]
