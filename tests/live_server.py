@@ -31,6 +31,18 @@ def kengele_env(**settings: str) -> dict[str, str]:
     return env
 
 
+def twilio_worker_env(database_url: str, data_dir: Path, twilio_api_base: str, **settings: str) -> dict[str, str]:
+    """A production `kengele` process on the test database whose SMS and calls go to the fake Twilio."""
+    from app.notify.fake_twilio import MAGIC_FROM
+    from tests.conftest import SECRET_KEY, TWILIO_ACCOUNT, TWILIO_TOKEN
+
+    return kengele_env(
+        database_url=database_url, data_dir=str(data_dir), secret_key=SECRET_KEY, twilio_auth_token=TWILIO_TOKEN,
+        twilio_account_sid=TWILIO_ACCOUNT, twilio_from_number=MAGIC_FROM, twilio_api_base=twilio_api_base,
+        public_base_url="http://127.0.0.1:9", mode="production", **settings,
+    )  # fmt: skip
+
+
 def wait_ready(base: str, process: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

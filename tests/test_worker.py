@@ -15,13 +15,11 @@ from app.incidents.models import Incident
 from app.intake.flows import IntakeGateway
 from app.intake.schemas import InboundEnvelope
 from app.intake.spool import Spool
-from app.notify.fake_twilio import MAGIC_FROM
 from app.notify.twilio_channel import TwilioCopies
 from app.security.keys import Keys
 from app.worker import BackgroundLoop, provider_copies, worker_loops
-from tests.conftest import SECRET_KEY, TWILIO_ACCOUNT, TWILIO_TOKEN
 from tests.helpers import new_sid
-from tests.live_server import KENGELE, kengele_env
+from tests.live_server import KENGELE, twilio_worker_env
 
 
 @pytest.mark.parametrize(
@@ -109,11 +107,7 @@ def test_the_pipeline_and_the_outbox_in_two_worker_processes_alert_a_unit(
     if backend != "postgresql":
         pytest.skip("worker processes beside each other need PostgreSQL (SQLite has one writer)")
     twilio_api.fake.clear()
-    env = kengele_env(
-        database_url=settings.database_url, data_dir=str(tmp_path), secret_key=SECRET_KEY,
-        twilio_auth_token=TWILIO_TOKEN, twilio_account_sid=TWILIO_ACCOUNT, twilio_from_number=MAGIC_FROM,
-        twilio_api_base=twilio_api.base_url, public_base_url="http://127.0.0.1:9", mode="production",
-    )  # fmt: skip
+    env = twilio_worker_env(settings.database_url, tmp_path, twilio_api.base_url)
     logs = {"pipeline": tmp_path / "pipeline.log", "outbox": tmp_path / "outbox.log"}
     roles = {"pipeline": ["--only", "inbox", "--only", "timers"], "outbox": ["--only", "outbox"]}
     workers = [

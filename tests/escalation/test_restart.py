@@ -16,12 +16,10 @@ from app.escalation.models import Escalation, Timer
 from app.intake.flows import IntakeGateway
 from app.intake.schemas import InboundEnvelope
 from app.intake.spool import Spool
-from app.notify.fake_twilio import MAGIC_FROM
 from app.notify.models import Notification
-from tests.conftest import SECRET_KEY, TWILIO_ACCOUNT, TWILIO_TOKEN
 from tests.deployment import unit_numbers
 from tests.helpers import new_sid
-from tests.live_server import KENGELE, kengele_env
+from tests.live_server import KENGELE, twilio_worker_env
 
 STEP_S = 2  # every acknowledgement deadline of the test policy
 
@@ -61,11 +59,9 @@ def test_a_killed_worker_loses_no_deadline_and_sends_nothing_twice(
         pytest.skip("several worker processes need PostgreSQL")
     twilio_api.fake.clear()
     short_policy(tmp_path / "policy.json")
-    env = kengele_env(
-        database_url=settings.database_url, data_dir=str(tmp_path), secret_key=SECRET_KEY,
-        twilio_auth_token=TWILIO_TOKEN, twilio_account_sid=TWILIO_ACCOUNT, twilio_from_number=MAGIC_FROM,
-        twilio_api_base=twilio_api.base_url, public_base_url="http://127.0.0.1:9", worker_poll_seconds="0.2",
-        escalation_policy_file=str(tmp_path / "policy.json"), mode="production",
+    env = twilio_worker_env(
+        settings.database_url, tmp_path, twilio_api.base_url, worker_poll_seconds="0.2",
+        escalation_policy_file=str(tmp_path / "policy.json"),
     )  # fmt: skip
     workers = [start_worker(env, tmp_path, tmp_path / f"worker{i}.log") for i in range(2)]
     try:
