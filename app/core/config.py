@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     retention_raw_message_days: int = 30
     retention_purge_hours: float = 24.0
     # Twilio's own records of messages and calls hold the reporter's number and words: deleted at Twilio this long
-    # after an inbound message was processed or a message to a reporter finished (0: left to Twilio's retention).
+    # after an inbound message arrived (once processed) or a message to a reporter was sent (once final); 0: never.
     twilio_delete_after_minutes: float = Field(default=60.0, ge=0)
 
     # Sign-in throttling: failures per username, and per client address, within the window.

@@ -20,7 +20,8 @@ OUTBOUND_KINDS: dict[str, ProviderCopyKind] = {"sms": "message", "voice": "call"
 # Twilio refuses to delete a message still on its way. Without a status callback (no public URL) the final
 # status never arrives, so a message to a reporter is tried anyway this long after it was sent.
 UNCONFIRMED_WAIT = timedelta(hours=24)
-MAX_ATTEMPTS = 5
+# Tried once a minute (the worker's loop) while Twilio is down or busy, for a day at most; a refusal ends it at once.
+MAX_ATTEMPTS = 24 * 60
 BATCH = 50
 
 
