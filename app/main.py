@@ -17,6 +17,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.headers import SecurityHeaders
 from app.core.limits import BodySizeLimit
+from app.core.routes import HotPathApp
 from app.dashboard import router as dashboard_router
 from app.exports import router as exports_router
 from app.feed import router as feed_router
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             copies.close()
         engine.dispose()
 
-    app = FastAPI(
+    app = HotPathApp(
         title="Kengele",
         version="0.1.0",
         description="Community early-warning alert gateway.",

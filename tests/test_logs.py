@@ -48,7 +48,7 @@ def test_intake_worker_and_failures_log_no_personal_data(client, caplog, monkeyp
     def broken():
         raise OperationalError("INSERT", {"body": BODY}, Exception(f"down while storing {PHONE}"))
 
-    monkeypatch.setattr(gateway._writer, "_factory", broken)
+    monkeypatch.setattr(gateway._writer, "_begin", broken)
     assert post_sms(client, sms_form(From=PHONE, Body=BODY)).status_code == 200
 
     assert "spooling" in caplog.text and "failed (ValueError)" in caplog.text  # the logs did say something

@@ -71,7 +71,7 @@ class IntakeGateway:
         self._on_accepted = on_accepted
         # Twilio gives up after 15 s; past this we answer from the spool rather than wait on the database.
         self._write_timeout = write_timeout
-        self._writer = InboxWriter(factory, on_failure=self._spool_batch, prepare=self._sealed)
+        self._writer = InboxWriter(factory.kw["bind"], on_failure=self._spool_batch, prepare=self._sealed)
         self._replay_lock = threading.Lock()
         metrics.SPOOL_DEPTH.set(spool.depth())
 

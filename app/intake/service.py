@@ -95,10 +95,12 @@ def _reporters_sql(dialect: Dialect, count: int) -> str:
     return f"SELECT {columns} FROM {quote(table.name)} WHERE {quote('identity_hash')} IN ({wanted})"  # noqa: S608
 
 
-def get_by_external_id(*, session: Session, source: str, external_id: str) -> InboundMessage | None:
-    """Get an inbox row by the provider's id."""
-    query = select(InboundMessage).where(InboundMessage.source == source, InboundMessage.external_id == external_id)
-    return session.scalars(query).one_or_none()
+def stored_digest(*, connection: Connection, source: str, external_id: str) -> str | None:
+    """The payload digest stored under the provider's id, or None when there is no such row."""
+    query = select(InboundMessage.payload_digest).where(
+        InboundMessage.source == source, InboundMessage.external_id == external_id
+    )
+    return connection.execute(query).scalar_one_or_none()
 
 
 def claim_due(*, session: Session, now: datetime, limit: int) -> list[InboundMessage]:

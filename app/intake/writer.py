@@ -6,26 +6,20 @@ import asyncio
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
-from app.core.db import transaction
 from app.intake import service as inbox_service
 
 logger = logging.getLogger(__name__)
 
-# Above BUSY_RATE rows a second (three times the 200 messages/s the intake is sized for), the writer waits for more
-# rows while they keep coming fast (two at least every LINGER_STEP_SECONDS), LINGER_MAX_SECONDS at most.
-BUSY_RATE = 600.0
-LINGER_STEP_SECONDS = 0.005
-LINGER_MAX_SECONDS = 0.01
+# 11 bound values a row: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters per statement.
+MAX_ROWS_PER_STATEMENT = 256
 
 
 class IdempotencyConflict(Exception):
@@ -90,27 +84,28 @@ def settle(items: list[tuple[PendingWrite, Outcome]]) -> None:
 class InboxWriter:
     """Batches concurrent inbox inserts into one commit: one fsync for many messages, not one each.
 
-    While a commit is in flight, new requests queue up; the next transaction takes all of them (under load, after
-    waiting up to `linger` seconds for more). A batch whose transaction fails is handed back whole to `on_failure`
-    (the spool), so nothing is lost.
+    An event loop's rows are handed over once per turn of the loop, all the requests that reached the inbox in that
+    turn together; while a commit is in flight, what comes in queues up and the next transaction takes all of it.
+    A batch whose transaction fails is handed back whole to `on_failure` (the spool), so nothing is lost.
     """
 
     def __init__(
         self,
-        factory: sessionmaker[Session],
+        engine: Engine,
         on_failure: Callable[[list[PendingWrite], SQLAlchemyError], None],
-        max_batch: int = 256,
+        max_batch: int = MAX_ROWS_PER_STATEMENT,
         prepare: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None,
-        linger: float = LINGER_MAX_SECONDS,
     ) -> None:
-        self._factory = factory
+        # A Core transaction: the writer runs two statements of plain SQL, and an ORM session around them cost more.
+        self._begin = engine.begin
         self._on_failure = on_failure
         self._max_batch = max_batch
-        self._linger = linger
         # Completes a row from its payload (encryption, digests) here rather than on the request path: the work
         # is the same, but done in a batch it does not hand the interpreter lock back and forth per request.
         self._prepare = prepare
-        self._queue: queue.SimpleQueue[PendingWrite | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[PendingWrite | list[PendingWrite] | None] = queue.SimpleQueue()
+        # Each event loop's rows of its current turn, handed over as one item when the turn ends.
+        self._turns: dict[asyncio.AbstractEventLoop, list[PendingWrite]] = {}
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -128,8 +123,18 @@ class InboxWriter:
         """Queue one inbox row from the running event loop; the asyncio future resolves as `submit`'s does."""
         loop = asyncio.get_running_loop()
         pending = PendingWrite(values, check_conflict, payload, loop=loop, waiter=loop.create_future())
-        self._put(pending)
+        turn = self._turns.get(loop)
+        if turn is None:
+            # Handed over by a callback that runs after the requests that are ready now have all been dispatched:
+            # a burst becomes one transaction with nothing waited for (a timed linger, 5 ms at a time, had left the
+            # server idle for a third of a saturation run).
+            turn = self._turns[loop] = []
+            loop.call_soon(self._end_turn, loop)
+        turn.append(pending)
         return pending.waiter  # type: ignore[return-value]
+
+    def _end_turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._put(self._turns.pop(loop))
 
     def stop(self, timeout: float = 10) -> None:
         """Write what is queued, then stop the thread."""
@@ -139,7 +144,7 @@ class InboxWriter:
             self._queue.put(None)
             thread.join(timeout)
 
-    def _put(self, pending: PendingWrite) -> None:
+    def _put(self, pending: PendingWrite | list[PendingWrite]) -> None:
         if self._thread is None:
             self._start()
         self._queue.put(pending)
@@ -151,35 +156,15 @@ class InboxWriter:
                 self._thread.start()
 
     def _run(self) -> None:
-        taken_at, rate = time.monotonic(), 0.0
         while True:
             first = self._queue.get()
             if first is None:
                 return
-            if rate > BUSY_RATE:
-                self._wait_for_more()
-            batch = [first]
+            batch = first if isinstance(first, list) else [first]
             stopping = self._drain(batch)
-            # Rows a second since the previous batch was taken: the load, whatever the batch sizes.
-            now = time.monotonic()
-            taken_at, rate = now, len(batch) / max(now - taken_at, LINGER_STEP_SECONDS)
             self._write(batch)
             if stopping:
                 return
-
-    def _wait_for_more(self) -> None:
-        """Wait while rows keep arriving fast, up to `linger` seconds in all (and at most `max_batch` rows)."""
-        # A transaction costs about 1.3 ms of this thread's time whatever its size (bench machine, under load), most
-        # of it holding the interpreter lock the requests need too: at saturation batches of 3-4 rows spent a third
-        # of a millisecond per message on it. When rows slow down (every request waits on us), so does the wait.
-        deadline = time.monotonic() + self._linger
-        queued = self._queue.qsize()
-        while queued < self._max_batch and time.monotonic() < deadline:
-            time.sleep(LINGER_STEP_SECONDS)
-            now = self._queue.qsize()
-            if now - queued < 2:
-                return
-            queued = now
 
     def _drain(self, batch: list[PendingWrite]) -> bool:
         """Move what is queued into the batch (up to its limit); True when the stop marker was among it."""
@@ -190,7 +175,10 @@ class InboxWriter:
                 return False
             if item is None:
                 return True
-            batch.append(item)
+            if isinstance(item, list):
+                batch.extend(item)
+            else:
+                batch.append(item)
         return False
 
     def _write(self, batch: list[PendingWrite]) -> None:
@@ -198,9 +186,8 @@ class InboxWriter:
             if self._prepare is not None:
                 for item in batch:
                     item.values = self._prepare(item.values, item.payload)
-            with transaction(self._factory) as session:
-                connection = session.connection()
-                outcomes = self._store_batch(session, connection, batch)
+            with self._begin() as connection:
+                outcomes = self._store_batch(connection, batch)
                 senders = [item.values["sender_hash"] for item in batch if item.values["sender_hash"]]
                 reporters = inbox_service.reporters_by_hash(connection=connection, hashes=senders)
         except SQLAlchemyError as exc:
@@ -220,8 +207,11 @@ class InboxWriter:
         settle(settled)
 
     @staticmethod
-    def _store_batch(session: Session, connection: Connection, batch: list[PendingWrite]) -> list[bool | Exception]:
-        created_keys = inbox_service.insert_batch(connection=connection, rows=[item.values for item in batch])
+    def _store_batch(connection: Connection, batch: list[PendingWrite]) -> list[bool | Exception]:
+        created_keys: set[tuple[str, str]] = set()
+        for start in range(0, len(batch), MAX_ROWS_PER_STATEMENT):  # a turn of the loop may bring more
+            rows = [item.values for item in batch[start : start + MAX_ROWS_PER_STATEMENT]]
+            created_keys |= inbox_service.insert_batch(connection=connection, rows=rows)
         seen: set[tuple[str, str]] = set()
         outcomes: list[bool | Exception] = []
         for item in batch:
@@ -230,8 +220,8 @@ class InboxWriter:
             created = key in created_keys and key not in seen
             seen.add(key)
             if not created and item.check_conflict:
-                existing = inbox_service.get_by_external_id(session=session, source=key[0], external_id=key[1])
-                if existing is not None and existing.payload_digest != item.values["payload_digest"]:
+                stored = inbox_service.stored_digest(connection=connection, source=key[0], external_id=key[1])
+                if stored is not None and stored != item.values["payload_digest"]:
                     outcomes.append(IdempotencyConflict())
                     continue
             outcomes.append(created)

@@ -102,17 +102,17 @@ def test_a_retry_during_the_outage_is_spooled_once_and_stored_once(client, monke
     from sqlalchemy.exc import OperationalError
 
     gateway = client.app.state.gateway
-    real_factory = gateway._writer._factory
+    real_begin = gateway._writer._begin
 
-    def broken_factory():
+    def broken_begin():
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
     form = sms_form()
-    monkeypatch.setattr(gateway._writer, "_factory", broken_factory)
+    monkeypatch.setattr(gateway._writer, "_begin", broken_begin)
     first, retry = post_sms(client, form), post_sms(client, form)
     assert first.status_code == retry.status_code == 200 and first.text == retry.text
     assert client.app.state.spool.depth() == 1
-    monkeypatch.setattr(gateway._writer, "_factory", real_factory)
+    monkeypatch.setattr(gateway._writer, "_begin", real_begin)
     assert wait_for(lambda: client.app.state.spool.depth() == 0)
     assert stored_sids(client) == [form["MessageSid"]]
     # Twilio retries again after recovery: still one row.

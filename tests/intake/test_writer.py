@@ -1,50 +1,109 @@
-"""The inbox writer's wait for more rows under load: it goes on while rows keep coming, never past its limit."""
+"""The inbox writer: an event loop's rows of one turn go to the database together, each row once, nothing left."""
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
-from app.intake.writer import InboxWriter, PendingWrite
+import pytest
+from sqlalchemy import event, func, select
 
-
-def idle_writer(linger: float) -> InboxWriter:
-    """A writer whose thread is not started: only its queue and its wait are used."""
-    return InboxWriter(factory=None, on_failure=lambda _batch, _exc: None, linger=linger)  # type: ignore[arg-type]
-
-
-def test_the_wait_ends_after_one_look_when_no_row_comes():
-    writer = idle_writer(linger=0.5)
-    started = time.monotonic()
-    writer._wait_for_more()
-    assert time.monotonic() - started < 0.25  # one 5 ms look, not the half second allowed
+from app.core.clock import utcnow
+from app.intake.models import InboundMessage
+from app.intake.writer import MAX_ROWS_PER_STATEMENT, InboxWriter, StoreResult
 
 
-def test_the_wait_goes_on_while_rows_keep_coming_but_not_past_its_limit():
-    writer = idle_writer(linger=0.1)
-    stop = threading.Event()
+def _row(now, sid: str | None = None) -> dict:
+    return {
+        "source": "twilio_sms", "external_id": sid or "SM" + uuid.uuid4().hex, "payload_encrypted": "x",
+        "payload_digest": "d", "sender_hash": None, "receipt_ref": "ABC123", "received_at": now, "spooled": False,
+        "exercise": False, "attempts": 0, "next_attempt_at": now,
+    }  # fmt: skip
 
-    def feed() -> None:
-        while not stop.is_set():
-            writer._queue.put(PendingWrite({}, check_conflict=False))
-            time.sleep(0.001)
 
-    feeder = threading.Thread(target=feed)
-    feeder.start()
+@pytest.fixture
+def engine(engine, factory):
+    """The shared engine, emptied after the test as `factory` is: the writer owns its transactions."""
+    return engine
+
+
+@pytest.fixture
+def commits(engine) -> Iterator[list[int]]:
+    """One entry per transaction committed on the engine while the test runs."""
+    counted: list[int] = []
+
+    def count(_connection) -> None:
+        counted.append(1)
+
+    event.listen(engine, "commit", count)
+    yield counted
+    event.remove(engine, "commit", count)
+
+
+def _stored(engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(InboundMessage)).scalar_one()
+
+
+def run_on_own_loop(coroutine):
+    """Run a coroutine on a new event loop in its own thread (Playwright keeps one running in the main thread)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def _failed(_batch, exc):
+    raise AssertionError(f"the database did not fail, yet the batch was spooled ({type(exc).__name__})")
+
+
+async def _submit_in_one_turn(writer: InboxWriter, rows: list[dict]) -> list[StoreResult]:
+    waiters = []
+    for row in rows:
+        waiters.append(writer.submit_async(row))
+        # Hands the interpreter to the writer thread without ending the loop's turn: a writer that took rows as
+        # they came would start its transaction here.
+        time.sleep(0.002)
+    return await asyncio.gather(*waiters)
+
+
+def test_the_rows_of_one_turn_are_committed_together(engine, commits):
+    writer = InboxWriter(engine, on_failure=_failed)
     try:
-        started = time.monotonic()
-        writer._wait_for_more()
-        waited = time.monotonic() - started
+        results = run_on_own_loop(_submit_in_one_turn(writer, [_row(utcnow()) for _ in range(10)]))
     finally:
-        stop.set()
-        feeder.join()
-    assert 0.09 <= waited < 0.6
+        writer.stop()
+    assert [result.created for result in results] == [True] * 10
+    assert _stored(engine) == 10
+    assert len(commits) == 1
 
 
-def test_the_wait_ends_once_a_batch_is_full():
-    writer = idle_writer(linger=0.5)
-    for _ in range(writer._max_batch):
-        writer._queue.put(PendingWrite({}, check_conflict=False))
-    started = time.monotonic()
-    writer._wait_for_more()
-    assert time.monotonic() - started < 0.25
+def test_a_turn_larger_than_one_statement_is_stored_whole_and_a_repeated_id_once(engine):
+    now = utcnow()
+    rows = [_row(now) for _ in range(2 * MAX_ROWS_PER_STATEMENT + 7)]
+    rows.append(_row(now, sid=rows[-1]["external_id"]))  # Twilio's retry, in the same turn as the original
+
+    async def one_turn() -> list[StoreResult]:
+        return await asyncio.gather(*[writer.submit_async(row) for row in rows])
+
+    writer = InboxWriter(engine, on_failure=_failed)
+    try:
+        results = run_on_own_loop(one_turn())
+    finally:
+        writer.stop()
+    assert [result.created for result in results] == [True] * (len(rows) - 1) + [False]
+    assert _stored(engine) == len(rows) - 1
+
+
+def test_rows_queued_from_threads_and_loops_are_all_written_before_the_writer_stops(engine):
+    writer = InboxWriter(engine, on_failure=_failed)
+    futures = [writer.submit(_row(utcnow())) for _ in range(5)]
+
+    async def from_a_loop() -> list[StoreResult]:
+        return await asyncio.gather(*[writer.submit_async(_row(utcnow())) for _ in range(5)])
+
+    results = run_on_own_loop(from_a_loop())
+    writer.stop()
+    assert all(future.result(timeout=5).created for future in futures) and all(r.created for r in results)
+    assert _stored(engine) == 10
