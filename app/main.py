@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = factory
     app.state.gateway = gateway
     app.state.spool = spool
+    app.state.overdue_seconds = lambda: worker.overdue_seconds(factory)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         # Only the listed origins' pages may read answers, and with a bearer token, never with the cookie.

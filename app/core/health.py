@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from app.core import migrations
+from app.core import metrics, migrations
 
 router = APIRouter(tags=["health"])
 
@@ -22,14 +22,22 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Database unreachable or migrations not current"}})
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when the database answers and its schema is at the newest migration."""
+    """Ready when the database answers and its schema is at the newest migration; says how late worker roles are."""
     engine = request.app.state.engine
+    overdue = getattr(request.app.state, "overdue_seconds", None)
 
     def check() -> dict[str, object]:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         current, head = migrations.current_revision(engine), migrations.head_revision()
-        return {"database": "ok", "migration": current, "head": head, "migrations_current": current == head}
+        result: dict[str, object] = {
+            "database": "ok", "migration": current, "head": head, "migrations_current": current == head,
+        }  # fmt: skip
+        if overdue is not None and current == head:
+            # Reported, not judged: late work is the workers' problem, and taking this API process out of a load
+            # balancer for it would stop the intake too.
+            result["overdue_seconds"] = {role: round(seconds, 1) for role, seconds in overdue().items()}
+        return result
 
     try:
         result = await run_in_threadpool(check)
@@ -40,6 +48,13 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
-def prometheus_metrics() -> Response:
-    """Prometheus metrics in the text exposition format."""
+def prometheus_metrics(request: Request) -> Response:
+    """Prometheus metrics in the text exposition format, with each worker role's overdue work read now."""
+    overdue = getattr(request.app.state, "overdue_seconds", None)
+    if overdue is not None:
+        try:
+            for role, seconds in overdue().items():
+                metrics.WORK_OVERDUE.labels(role).set(seconds)
+        except SQLAlchemyError:
+            metrics.WORK_OVERDUE.clear()  # unknown while the database does not answer: no stale figure
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

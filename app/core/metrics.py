@@ -23,6 +23,11 @@ MESSAGES_SPOOLED = Counter(
     ["channel"],
 )
 SPOOL_REPLAYED = Counter("kengele_spool_replayed_total", "Spooled messages written back to the database")
+WORK_OVERDUE = Gauge(
+    "kengele_work_overdue_seconds",
+    "How long the oldest due work of a worker role has waited (0: none due); read from the database at scrape",
+    ["role"],
+)
 SPOOL_DEPTH = Gauge("kengele_spool_depth", "Messages in the disk spool waiting for the database")
 INBOX_PROCESSED = Counter("kengele_inbox_processed_total", "Inbox rows turned into reports")
 INBOX_FAILED = Counter("kengele_inbox_failed_total", "Inbox processing attempts that failed and will retry")

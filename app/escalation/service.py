@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.core.db import insert_ignore
@@ -189,6 +189,14 @@ def arm(*, session: Session, escalation: Escalation, due_at: datetime) -> None:
     """Arm the deadline of the escalation's current level and round (arming it twice is a no-op)."""
     key = f"escalation:{escalation.id}:level:{escalation.level}:round:{escalation.round}"
     insert_ignore(session, Timer, {"key": key, "kind": TIMEOUT, "subject_id": escalation.id, "due_at": due_at}, ["key"])
+
+
+def oldest_due_timer(*, session: Session, now: datetime) -> datetime | None:
+    """When the longest-waiting unfired deadline fell due; None when none is due."""
+    query = select(func.min(Timer.due_at)).where(
+        Timer.fired_at.is_(None), Timer.canceled_at.is_(None), Timer.due_at <= now
+    )
+    return session.scalar(query)
 
 
 def claim_due_timers(*, session: Session, now: datetime, limit: int) -> list[Timer]:

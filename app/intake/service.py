@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, select
+from sqlalchemy import Connection, Dialect, func, select
 from sqlalchemy.orm import Session
 
 from app.core.db import insert_ignore
@@ -114,6 +114,14 @@ def claim_due(*, session: Session, now: datetime, limit: int) -> list[InboundMes
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(query))
+
+
+def oldest_due(*, session: Session, now: datetime) -> datetime | None:
+    """When the longest-waiting unprocessed row fell due; None when no row is due."""
+    query = select(func.min(InboundMessage.next_attempt_at)).where(
+        InboundMessage.processed_at.is_(None), InboundMessage.next_attempt_at <= now
+    )
+    return session.scalar(query)
 
 
 def mark_processed(row: InboundMessage, *, now: datetime) -> None:

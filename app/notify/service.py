@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from app.core.db import insert_ignore
@@ -59,6 +59,14 @@ def about_a_drill(session: Session, incident_id: int | None) -> bool:
 def mark_exercise(text: str) -> str:
     """The text opening with the exercise mark (once)."""
     return text if text.startswith(EXERCISE_MARK) else EXERCISE_MARK + text
+
+
+def oldest_due(*, session: Session, now: datetime) -> datetime | None:
+    """When the longest-waiting pending message fell due; None when none is due."""
+    query = select(func.min(Notification.next_attempt_at)).where(
+        Notification.state == "pending", Notification.next_attempt_at <= now
+    )
+    return session.scalar(query)
 
 
 def claim_due(*, session: Session, now: datetime, limit: int) -> list[Notification]:
