@@ -14,7 +14,7 @@ from app import worker
 from app.abuse import router as abuse_router
 from app.core import errors, health
 from app.core.config import Settings, get_settings
-from app.core.db import make_engine, make_sessionmaker
+from app.core.db import make_engine, make_sessionmaker, transaction
 from app.core.headers import SecurityHeaders
 from app.core.limits import BodySizeLimit
 from app.core.routes import HotPathApp
@@ -77,6 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     loops = [spool_loop] + (worker_loops if settings.embedded_worker else [])
 
+    def overdue_seconds() -> dict[str, float]:
+        """Each worker role's overdue work, read in a transaction of its own (for /readyz and /metrics)."""
+        with transaction(factory) as session:
+            return worker.overdue_seconds(session)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.insecure_skip_twilio_signature:
@@ -114,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = factory
     app.state.gateway = gateway
     app.state.spool = spool
-    app.state.overdue_seconds = lambda: worker.overdue_seconds(factory)
+    app.state.overdue_seconds = overdue_seconds
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     if settings.cors_origins:
         # Only the listed origins' pages may read answers, and with a bearer token, never with the cookie.

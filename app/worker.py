@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.clock import utcnow
 from app.core.config import Mode, Settings, WorkerRole
-from app.core.db import transaction
 from app.escalation import service as escalation_service
 from app.escalation import tasks as escalation_tasks
 from app.intake import service as intake_service
@@ -129,17 +128,16 @@ def notify_channels(settings: Settings, keys: Keys) -> Channels:
     )  # fmt: skip
 
 
-def overdue_seconds(factory: sessionmaker[Session]) -> dict[str, float]:
+def overdue_seconds(session: Session) -> dict[str, float]:
     """How long each role's oldest due work has waited (inbox, timers, outbox; 0 when nothing is due)."""
-    # The sign that a role runs in no process (its work only ages) or that it cannot keep up: read by /readyz and
-    # /metrics in the API process, so it shows even when no worker process runs at all.
+    # The sign that a role runs in no process (its work only ages) or that it cannot keep up: read by /readyz,
+    # /metrics and the dashboard in the API process, so it shows even when no worker process runs at all.
     now = utcnow()
-    with transaction(factory) as session:
-        oldest = {
-            WorkerRole.inbox: intake_service.oldest_due(session=session, now=now),
-            WorkerRole.timers: escalation_service.oldest_due_timer(session=session, now=now),
-            WorkerRole.outbox: notify_service.oldest_due(session=session, now=now),
-        }
+    oldest = {
+        WorkerRole.inbox: intake_service.oldest_due(session=session, now=now),
+        WorkerRole.timers: escalation_service.oldest_due_timer(session=session, now=now),
+        WorkerRole.outbox: notify_service.oldest_due(session=session, now=now),
+    }
     return {role.value: (now - due).total_seconds() if due else 0.0 for role, due in oldest.items()}
 
 

@@ -16,6 +16,8 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
+from app import worker
+from app.core.deps import SessionDep
 from app.feed import router as feed_router
 from app.operators.dependencies import Viewer
 
@@ -43,10 +45,19 @@ MEDIA_TYPES = {
 }
 # Worth compressing on a slow link (PNGs are compressed already).
 COMPRESSIBLE = {".html", ".js", ".css", ".json", ".geojson"}
+# A worker looks for due work every second or so: a minute's wait means a role runs nowhere or cannot keep up.
+LATE_AFTER_SECONDS = 60
 _TILE_URL = re.compile(r"^https?://[A-Za-z0-9.{}:-]+/\S*\{z\}\S*\{x\}\S*\{y\}\S*$")
 
 router = APIRouter(tags=["dashboard"])
 FORBIDDEN = {401: {"description": "No, or no live, bearer token or session"}, 403: {"description": "Role too low"}}
+
+
+class WorkerStatus(BaseModel):
+    """Each worker role's overdue work in seconds (inbox, timers, outbox), and which of them are late."""
+
+    overdue_seconds: dict[str, float]
+    late: list[str] = Field(description=f"roles whose oldest due work has waited over {LATE_AFTER_SECONDS} s")
 
 
 class DashboardConfig(BaseModel):
@@ -140,6 +151,14 @@ def static(path: str, request: Request) -> Response:
 def config(_: Viewer) -> DashboardConfig:
     """The deployment's map settings for the dashboard."""
     return DashboardConfig(tile_url=tile_url(), tile_attribution=MAP_TILE_ATTRIBUTION if tile_url() else None)
+
+
+@router.get("/api/v1/dashboard/workers", responses=FORBIDDEN)
+def workers(_: Viewer, session: SessionDep) -> WorkerStatus:
+    """How long each worker role's oldest due work has waited, and the roles late enough for the page to say so."""
+    overdue = worker.overdue_seconds(session)
+    late = [role for role, seconds in overdue.items() if seconds > LATE_AFTER_SECONDS]
+    return WorkerStatus(overdue_seconds=overdue, late=late)
 
 
 def install(app: FastAPI) -> None:

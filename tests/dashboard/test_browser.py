@@ -6,6 +6,7 @@ broke no rule of its Content-Security-Policy."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from app.audit.models import AuditEntry
 from app.core.clock import utcnow
 from app.core.db import transaction
+from app.escalation.models import Timer
 from app.incidents.models import Incident
 from app.operators.models import ApiToken
 from app.security.signatures import sign_twilio
@@ -55,6 +57,7 @@ def test_sign_in_then_a_new_sms_appears_in_the_feed_live_with_a_tone_for_a_p1(ke
     dashboard.shot("01-sign-in")
     dashboard.sign_in("op.amina")
     expect(page.locator("#feed-empty")).to_be_visible()
+    expect(page.locator("#worker-banner")).to_be_hidden()  # nothing due, nothing late
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
     assert page.evaluate("window.__tones") == 0
 
@@ -327,3 +330,17 @@ def test_too_many_failed_sign_ins_say_so(kengele, factory, dashboard):
         page.click("#sign-in-form button[type=submit]")
         expect(page.locator("#sign-in-error")).not_to_have_text("")
     expect(page.locator("#sign-in-error")).to_have_text("Too many failed sign-ins: wait a few minutes.")
+
+
+def test_a_worker_role_that_runs_nowhere_is_said_above_every_view(kengele, factory, dashboard):
+    make_operator(factory, "desk.two", "viewer")
+    with transaction(factory) as session:  # a deadline five minutes past, and no worker to fire it
+        session.add(Timer(key="test:late", kind="ack_deadline", subject_id=1, due_at=utcnow() - timedelta(minutes=5)))
+    dashboard.sign_in("desk.two")
+    banner = dashboard.page.locator("#worker-banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("Escalation deadlines are 5 min overdue")
+    dashboard.page.select_option("#language", "fr")
+    expect(banner).to_contain_text("Les délais d'escalade ont 5 min de retard")
+    dashboard.page.click("#tabs [data-view=units]")
+    expect(banner).to_be_visible()  # whatever the view

@@ -63,6 +63,7 @@ MINIMUM = {
     ("GET", "/api/v1/exports/cap.atom"): VIEWER,
     ("GET", "/api/v1/feed/stream"): VIEWER,
     ("GET", "/api/v1/dashboard/config"): VIEWER,
+    ("GET", "/api/v1/dashboard/workers"): VIEWER,
     ("GET", "/api/v1/warnings"): VIEWER,
     # Acting on incidents, units' status and position, road closures.
     ("POST", "/api/v1/incidents/{ref}/acknowledge"): OPERATOR,

@@ -8,6 +8,7 @@ import { currentLanguage, initialLanguage, setLanguage, t } from "./i18n.js";
 import { createMap } from "./map.js";
 import { createUnits, createZones } from "./units.js";
 import { createWarnings } from "./warnings.js";
+import { createWorkerBanner } from "./workers.js";
 
 const $ = (id) => document.getElementById(id);
 let session = null; // what start() built, torn down by stop()
@@ -92,7 +93,8 @@ async function start(user) {
   const warnings = createWarnings({ user, onOpen: (ref) => { show("incidents"); feed.select(ref); } });
   const units = createUnits({ user, onUnits: (list) => map.setUnits(list) });
   const zones = createZones({ onZones: (collection) => map.setZones(collection) });
-  session = { feed, callbacks, warnings, detail, map, units, zones };
+  const workers = createWorkerBanner();
+  session = { feed, callbacks, warnings, detail, map, units, zones, workers };
   await Promise.all([
     feed.start(),
     units.load(),
@@ -101,6 +103,7 @@ async function start(user) {
   ]);
   callbacks.start();
   warnings.start();
+  workers.start();
 }
 
 function stop(message = "") {
@@ -108,6 +111,7 @@ function stop(message = "") {
     session.feed.stop();
     session.callbacks.stop();
     session.warnings.stop();
+    session.workers.stop();
     session = null;
   }
   // The modules hold listeners on this page's elements: a fresh page is the simplest clean slate.
