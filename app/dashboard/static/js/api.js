@@ -46,6 +46,18 @@ export async function api(path, { method = "GET", json, form } = {}) {
   return answer.status === 204 ? null : answer.json();
 }
 
+/** Read at start and then every `ms` (errors are left to the next read): `{ start, stop }`. */
+export function polled(load, ms) {
+  let timer = null;
+  return {
+    start() {
+      load().catch(() => {});
+      timer = setInterval(() => load().catch(() => {}), ms);
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
 export const signIn = (username, password) =>
   api("/api/v1/auth/session", { method: "POST", form: { username, password } });
 export const signOut = () => api("/api/v1/auth/session", { method: "DELETE" });

@@ -1,5 +1,5 @@
 // The call-back queue: missed calls ("beeps") waiting for someone to call back; callers are shown masked.
-import { api, can } from "./api.js";
+import { api, can, polled } from "./api.js";
 import { el, fill, toast } from "./dom.js";
 import { label, t, when } from "./i18n.js";
 
@@ -13,7 +13,6 @@ export function createCallbacks({ user }) {
   const filter = document.getElementById("callback-filter");
   const badge = document.getElementById("callback-count");
   let tasks = [];
-  let timer = null;
 
   async function load() {
     tasks = await api(`/api/v1/callbacks?status=${encodeURIComponent(filter.value)}`);
@@ -63,12 +62,5 @@ export function createCallbacks({ user }) {
   filter.addEventListener("change", () => load().catch(() => {}));
   window.addEventListener("kengele:language", render);
 
-  return {
-    start() {
-      load().catch(() => {});
-      timer = setInterval(() => load().catch(() => {}), REFRESH_MS);
-    },
-    stop: () => clearInterval(timer),
-    load,
-  };
+  return { ...polled(load, REFRESH_MS), load };
 }

@@ -1,5 +1,5 @@
 // Operator warnings: one number flooding, or a burst of first-time numbers in one area (a possible decoy).
-import { api, can } from "./api.js";
+import { api, can, polled } from "./api.js";
 import { el, fill, toast } from "./dom.js";
 import { label, t, when } from "./i18n.js";
 
@@ -11,7 +11,6 @@ export function createWarnings({ user, onOpen }) {
   const empty = document.getElementById("warning-empty");
   const badge = document.getElementById("warning-count");
   let warnings = [];
-  let timer = null;
 
   async function load() {
     warnings = await api("/api/v1/warnings");
@@ -64,12 +63,5 @@ export function createWarnings({ user, onOpen }) {
 
   window.addEventListener("kengele:language", render);
 
-  return {
-    start() {
-      load().catch(() => {});
-      timer = setInterval(() => load().catch(() => {}), REFRESH_MS);
-    },
-    stop: () => clearInterval(timer),
-    load,
-  };
+  return { ...polled(load, REFRESH_MS), load };
 }

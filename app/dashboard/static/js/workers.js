@@ -1,5 +1,5 @@
 // The banner that says a worker role runs nowhere or cannot keep up: deadlines not firing, alerts not leaving.
-import { api } from "./api.js";
+import { api, polled } from "./api.js";
 import { t } from "./i18n.js";
 
 const REFRESH_MS = 30_000;
@@ -8,7 +8,6 @@ const REFRESH_MS = 30_000;
 export function createWorkerBanner() {
   const banner = document.getElementById("worker-banner");
   let status = null;
-  let timer = null;
 
   async function load() {
     status = await api("/api/v1/dashboard/workers");
@@ -25,11 +24,5 @@ export function createWorkerBanner() {
 
   window.addEventListener("kengele:language", render);
 
-  return {
-    start() {
-      load().catch(() => {});
-      timer = setInterval(() => load().catch(() => {}), REFRESH_MS);
-    },
-    stop: () => clearInterval(timer),
-  };
+  return polled(load, REFRESH_MS);
 }
