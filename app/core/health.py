@@ -24,7 +24,7 @@ def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     """Ready when the database answers and its schema is at the newest migration; says how late worker roles are."""
     engine = request.app.state.engine
-    overdue = getattr(request.app.state, "overdue_seconds", None)
+    overdue = request.app.state.overdue_seconds
 
     def check() -> dict[str, object]:
         with engine.connect() as connection:
@@ -33,7 +33,7 @@ async def readyz(request: Request) -> JSONResponse:
         result: dict[str, object] = {
             "database": "ok", "migration": current, "head": head, "migrations_current": current == head,
         }  # fmt: skip
-        if overdue is not None and current == head:
+        if current == head:
             # Reported, not judged: late work is the workers' problem, and taking this API process out of a load
             # balancer for it would stop the intake too.
             result["overdue_seconds"] = {role: round(seconds, 1) for role, seconds in overdue().items()}
@@ -50,11 +50,9 @@ async def readyz(request: Request) -> JSONResponse:
 @router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
 def prometheus_metrics(request: Request) -> Response:
     """Prometheus metrics in the text exposition format, with each worker role's overdue work read now."""
-    overdue = getattr(request.app.state, "overdue_seconds", None)
-    if overdue is not None:
-        try:
-            for role, seconds in overdue().items():
-                metrics.WORK_OVERDUE.labels(role).set(seconds)
-        except SQLAlchemyError:
-            metrics.WORK_OVERDUE.clear()  # unknown while the database does not answer: no stale figure
+    try:
+        for role, seconds in request.app.state.overdue_seconds().items():
+            metrics.WORK_OVERDUE.labels(role).set(seconds)
+    except SQLAlchemyError:
+        metrics.WORK_OVERDUE.clear()  # unknown while the database does not answer: no stale figure
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
