@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
+# Senders repeat (a flood is many messages from fewer phones), and parsing is the costliest step of a message's
+# intake that is not the network or the database: remember recent answers. Memory only, never logged.
+RECENT_NUMBERS = 4096
 
+
+@lru_cache(maxsize=RECENT_NUMBERS)
 def to_e164(raw: str, default_region: str) -> str | None:
     """Return the number in E.164, or None when it cannot be a phone number."""
     try:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Annotated
 from urllib.parse import unquote_plus
 
 from fastapi import Depends, HTTPException, Request
-from starlette.datastructures import FormData
+from starlette.datastructures import URL, FormData
 
 from app.core import metrics
 from app.core.config import Settings
@@ -40,6 +41,26 @@ def parse_form(body: bytes) -> list[tuple[str, str]]:
     return fields
 
 
+def received_url(request: Request) -> tuple[str, str]:
+    """`str(request.url)` and `request.url.path`, from a cache keyed on every part of the request they are made of."""
+    scope = request.scope
+    server = scope.get("server")
+    return _received_url(
+        scope.get("scheme", "http"), tuple(server) if server else None, scope["path"], scope.get("query_string", b""),
+        request.headers.get("host"),
+    )  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def _received_url(
+    scheme: str, server: tuple[str, int] | None, path: str, query: bytes, host: str | None
+) -> tuple[str, str]:
+    """The URL Starlette gives a request with these parts, and its path: built once, as Twilio posts to few URLs."""
+    headers = [(b"host", host.encode("latin-1"))] if host is not None else []
+    url = URL(scope={"scheme": scheme, "server": server, "path": path, "query_string": query, "headers": headers})
+    return str(url), url.path
+
+
 async def verified_twilio_fields(request: Request, settings: Settings, keys: Keys) -> list[tuple[str, str]]:
     """The posted form's fields, once Twilio's signature over every field and the URL has been checked."""
     content_type = request.headers.get("content-type", "")
@@ -51,10 +72,9 @@ async def verified_twilio_fields(request: Request, settings: Settings, keys: Key
         return fields
     if keys.twilio_auth_token is None:
         raise HTTPException(503, "Twilio webhooks are closed: KENGELE_TWILIO_AUTH_TOKEN is not set")
-    url = signatures.twilio_request_url(
-        settings.public_base_url, str(request.url), request.url.path,
-        request.scope.get("query_string", b"").decode("latin-1"),
-    )  # fmt: skip
+    received, path = received_url(request)
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    url = signatures.twilio_request_url(settings.public_base_url, received, path, query)
     try:
         signatures.verify_twilio(
             auth_token=keys.twilio_auth_token, url=url, params=fields,

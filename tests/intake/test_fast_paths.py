@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 from starlette.datastructures import Headers
 from starlette.formparsers import FormParser
+from starlette.requests import Request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -23,7 +24,7 @@ from app.intake import service as inbox_service
 from app.intake.models import InboundMessage
 from app.intake.router import twiml_message
 from app.security import signatures
-from app.security.dependencies import parse_form
+from app.security.dependencies import parse_form, received_url
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -47,6 +48,29 @@ FORM_BYTES = st.lists(
 @given(FORM_BYTES.map(b"".join) | st.binary(max_size=60))
 def test_parse_form_reads_any_body_as_starlette_does(body):
     assert parse_form(body) == starlette_form(body)
+
+
+SCOPES = st.fixed_dictionaries({
+    "type": st.just("http"),
+    "scheme": st.sampled_from(["http", "https"]),
+    "server": st.sampled_from([None, ("127.0.0.1", 8000), ("::1", 443), ("alerts.example.org", 80)]),
+    "path": st.sampled_from(["/twilio/sms", "/twilio/voice", "/a?b", "//twilio/sms", "/caf\u00e9"]),
+    "query_string": st.sampled_from([b"", b"k=1", b"k=1&b=%20", b"x=%E9"]),
+    "headers": st.lists(
+        st.tuples(st.sampled_from([b"host", b"content-type"]),
+                  st.sampled_from([b"testserver", b"alerts.example.org:8443", b"[::1]:80", b"bad:port", b"\xe9"])),
+        max_size=3,
+    ),
+})  # fmt: skip
+
+
+@FAST
+@given(st.lists(SCOPES, min_size=1, max_size=4))
+def test_the_received_url_is_starlettes_whatever_requests_came_before(scopes):
+    # Each request after others: a cache key that left out a part of the URL would answer with another's.
+    for scope in scopes:
+        starlette = Request(scope).url
+        assert received_url(Request(scope)) == (str(starlette), starlette.path)
 
 
 FIELD = st.text(st.characters(codec="utf-8"), max_size=6)

@@ -107,3 +107,39 @@ def test_rows_queued_from_threads_and_loops_are_all_written_before_the_writer_st
     writer.stop()
     assert all(future.result(timeout=5).created for future in futures) and all(r.created for r in results)
     assert _stored(engine) == 10
+
+
+@pytest.fixture
+def checkouts(engine) -> Iterator[list[int]]:
+    """One entry per connection taken from the engine's pool while the test runs."""
+    counted: list[int] = []
+
+    def count(*_args) -> None:
+        counted.append(1)
+
+    event.listen(engine, "checkout", count)
+    yield counted
+    event.remove(engine, "checkout", count)
+
+
+def test_the_writer_keeps_its_connection_between_batches(engine, checkouts):
+    writer = InboxWriter(engine, on_failure=_failed)
+    try:
+        results = [writer.submit(_row(utcnow())).result(timeout=10) for _ in range(3)]
+    finally:
+        writer.stop()
+    assert [result.created for result in results] == [True] * 3
+    assert len(checkouts) == 1  # three transactions, one connection: no pool round trip (nor pre-ping) per batch
+
+
+def test_a_connection_the_database_dropped_is_replaced_and_the_batch_still_stored(engine, checkouts):
+    writer = InboxWriter(engine, on_failure=_failed)
+    try:
+        assert writer.submit(_row(utcnow())).result(timeout=10).created
+        writer._connection.connection.dbapi_connection.close()  # what a database restart does to an idle connection
+        second = writer.submit(_row(utcnow())).result(timeout=10)
+    finally:
+        writer.stop()
+    assert second.created and not second.spooled
+    assert len(checkouts) == 2  # the dropped one, and the one the batch was stored on
+    assert _stored(engine) == 2
