@@ -72,7 +72,10 @@ async def verified_twilio_fields(request: Request, settings: Settings, keys: Key
         return fields
     if keys.twilio_auth_token is None:
         raise HTTPException(503, "Twilio webhooks are closed: KENGELE_TWILIO_AUTH_TOKEN is not set")
-    received, path = received_url(request)
+    try:
+        received, path = received_url(request)
+    except UnicodeDecodeError:  # raw bytes in the request line: nothing Twilio sends, and no URL to check against
+        raise HTTPException(400, "the query string is not UTF-8") from None
     query = request.scope.get("query_string", b"").decode("latin-1")
     url = signatures.twilio_request_url(settings.public_base_url, received, path, query)
     try:

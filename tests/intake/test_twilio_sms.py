@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -95,6 +98,36 @@ def test_url_with_query_string_is_signed_over_the_query(client):
     # The same signature presented without the query does not validate.
     form = sms_form()
     assert post_sms(client, form, url="http://testserver/twilio/sms", signature=_sig(form, url)).status_code == 403
+
+
+def _asgi_post(app, path: str, query: bytes, body: bytes) -> list[dict]:
+    """POST straight to the ASGI app with a raw query string (an HTTP client would percent-encode it)."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/x-www-form-urlencoded"),
+                    (b"content-length", str(len(body)).encode()), (b"x-twilio-signature", b"c2ln")],
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+    }  # fmt: skip
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    # A thread of its own: the browser tests' Playwright keeps an event loop running in the main thread.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, app(scope, receive, send)).result()
+    return sent
+
+
+def test_a_query_string_that_is_not_utf8_is_400_not_a_crash(client):
+    sent = _asgi_post(client.app, "/twilio/sms", b"x=\xe9", urlencode(sms_form()).encode())
+    assert sent[0]["status"] == 400
+    assert b"not UTF-8" in sent[1]["body"]
+    assert inbox_rows(client) == []
 
 
 def test_proxy_rewritten_host_validates_against_public_base_url(make_client):
