@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 
 # 11 bound values a row: far below SQLite's 32,766 and PostgreSQL's 65,535 parameters per statement.
 MAX_ROWS_PER_STATEMENT = 256
+# The writer keeps its connection while messages keep coming, and gives it back to the pool after this long idle.
+IDLE_CONNECTION_SECONDS = 0.5
 
 
 class IdempotencyConflict(Exception):
@@ -96,11 +98,13 @@ class InboxWriter:
         on_failure: Callable[[list[PendingWrite], SQLAlchemyError], None],
         max_batch: int = MAX_ROWS_PER_STATEMENT,
         prepare: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None,
+        idle_seconds: float = IDLE_CONNECTION_SECONDS,
     ) -> None:
         # A Core transaction: the writer runs two statements of plain SQL, and an ORM session around them cost more.
         self._engine = engine
         self._begin: Callable[[], AbstractContextManager[Connection]] = self._begin_on_own_connection
         self._connection: Connection | None = None
+        self._idle_seconds = idle_seconds
         self._on_failure = on_failure
         self._max_batch = max_batch
         # Completes a row from its payload (encryption, digests) here rather than on the request path: the work
@@ -160,8 +164,9 @@ class InboxWriter:
 
     @contextmanager
     def _begin_on_own_connection(self) -> Iterator[Connection]:
-        """A transaction on the writer thread's own connection, kept between batches (checking one out of the
-        pool and back in cost a tenth of a message's intake); dropped after a failure, so the next batch reconnects."""
+        """A transaction on the writer thread's own connection, kept from batch to batch while messages keep coming
+        (checking one out of the pool and back in cost a tenth of a message's intake at saturation); dropped after a
+        failure, so the next batch reconnects."""
         if self._connection is None:
             self._connection = self._engine.connect()
         try:
@@ -180,7 +185,11 @@ class InboxWriter:
     def _run(self) -> None:
         try:
             while True:
-                first = self._queue.get()
+                try:
+                    first = self._queue.get(timeout=self._idle_seconds)
+                except queue.Empty:
+                    self._close_connection()  # idle: the pool has it back until the next message
+                    first = self._queue.get()
                 if first is None:
                     return
                 batch = first if isinstance(first, list) else [first]

@@ -27,7 +27,9 @@ def gateway(factory, vault, tmp_path):
     with transaction(factory) as session:
         import_places_csv(session=session, path=DEMO_PLACES)
     parsers.clear()
-    return IntakeGateway(factory, vault, Spool(tmp_path))
+    gateway = IntakeGateway(factory, vault, Spool(tmp_path))
+    yield gateway
+    gateway.close()
 
 
 def send(gateway, body, sender="+23675000001"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -25,8 +26,10 @@ SCHEDULE = [5, 30, 120]
 
 
 @pytest.fixture
-def gateway(factory, vault, tmp_path) -> IntakeGateway:
-    return IntakeGateway(factory, vault, Spool(tmp_path / "spool"))
+def gateway(factory, vault, tmp_path) -> Iterator[IntakeGateway]:
+    gateway = IntakeGateway(factory, vault, Spool(tmp_path / "spool"))
+    yield gateway
+    gateway.close()
 
 
 def sms(body: str = "Coups de feu à Ndélé", sender: str = "+23675000001") -> InboundEnvelope:

@@ -143,3 +143,17 @@ def test_a_connection_the_database_dropped_is_replaced_and_the_batch_still_store
     assert second.created and not second.spooled
     assert len(checkouts) == 2  # the dropped one, and the one the batch was stored on
     assert _stored(engine) == 2
+
+
+def test_an_idle_writer_gives_its_connection_back_to_the_pool(engine, checkouts):
+    writer = InboxWriter(engine, on_failure=_failed, idle_seconds=0.05)
+    try:
+        assert writer.submit(_row(utcnow())).result(timeout=10).created
+        deadline = time.monotonic() + 5
+        while writer._connection is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert writer._connection is None  # a writer nobody closed (a test's, a stopped app's) holds no connection
+        assert writer.submit(_row(utcnow())).result(timeout=10).created
+    finally:
+        writer.stop()
+    assert len(checkouts) == 2
