@@ -5,7 +5,7 @@ PostgreSQL when reachable), drives it from a separate process (bench/support/dri
 as the last line, one JSON object (also written to bench/results/intake.json). Kengele runs once per worker
 layout (--workers-layout): with no worker running beside the API process, and with the embedded worker.
 
-    .venv/bin/python bench/intake.py [--quick] [--seconds 5] [--rate 200] [--postgres ADMIN_URL]
+    .venv/bin/python bench/intake.py [--quick] [--seconds 5] [--rate 200] [--senders 1] [--postgres ADMIN_URL]
 """
 
 from __future__ import annotations
@@ -70,6 +70,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--postgres", default=DEFAULT_PG_ADMIN_URL, help="PostgreSQL admin URL ('' to skip)")
     parser.add_argument("--quick", action="store_true", help="1 s runs, shorter warm-up (a smoke test)")
     parser.add_argument(
+        "--senders", type=int, default=1,
+        help="phone numbers the messages come from in turn (default 1; 1000000: nearly every message a new one)",
+    )  # fmt: skip
+    parser.add_argument(
         "--workers-layout",
         default=DEFAULT_LAYOUTS,
         help=f"comma-separated worker layouts per database, the first one gives the headline keys "
@@ -83,6 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.seconds = 1.0
     if args.seconds <= 0 or args.rate <= 0 or args.concurrency < 1:
         parser.error("--seconds and --rate must be positive, --concurrency at least 1")
+    if not 1 <= args.senders <= 1_000_000:
+        parser.error("--senders takes 1 to 1000000")
     return args
 
 
@@ -201,6 +207,7 @@ def drive(base_url: str, token: str, args: argparse.Namespace) -> dict[str, Any]
         "max_connections": max(256, args.concurrency),
         "warmup": 100 if args.quick else 500,
         "settle_seconds": 0.5 if args.quick else 2.0,
+        "senders": args.senders,
     }
     budget = 120 + 4 * args.seconds
     completed = subprocess.run(
@@ -291,6 +298,7 @@ def summary(results: dict[str, dict[str, Any]], args: argparse.Namespace, skippe
         "seconds": args.seconds,
         "rate_per_s": args.rate,
         "concurrency": args.concurrency,
+        "senders": args.senders,
         # What the headline keys (sqlite_*, postgres_*) measured, and what the suffixed ones did.
         "worker": {target_name("sqlite", layout, args).removeprefix("sqlite"): layout for layout in args.layouts},
     }

@@ -31,14 +31,20 @@ WARMUP_CONCURRENCY = 8
 Stream = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
-def sms_form() -> dict[str, str]:
+def sms_form(sender: str = "+23675123456") -> dict[str, str]:
     """A Twilio inbound SMS form with a fresh MessageSid."""
-    return twilio_sms_form(message_sid="SM" + uuid.uuid4().hex, sender="+23675123456", body="Hommes armés à Ayorkpo")
+    return twilio_sms_form(message_sid="SM" + uuid.uuid4().hex, sender=sender, body="Hommes armés à Ayorkpo")
 
 
-def signed_requests(count: int, *, url: str, token: str) -> list[bytes]:
-    """`count` complete HTTP requests, each a distinct form signed against the exact URL it is posted to."""
-    return [signed_request(sms_form(), url=url, token=token) for _ in range(count)]
+def sender_number(index: int, senders: int) -> str:
+    """The sender of the index-th message when `senders` numbers take turns (one: always the same number)."""
+    return "+23675123456" if senders == 1 else f"+23675{index % senders:06d}"
+
+
+def signed_requests(count: int, *, url: str, token: str, senders: int = 1) -> list[bytes]:
+    """`count` complete HTTP requests, each a distinct form signed against the exact URL it is posted to, sent from
+    `senders` numbers in turn."""
+    return [signed_request(sms_form(sender_number(i, senders)), url=url, token=token) for i in range(count)]
 
 
 def signed_request(form: dict[str, str], *, url: str, token: str) -> bytes:
@@ -173,9 +179,10 @@ async def fixed_rate(pool: Pool, requests: list[bytes], rate: float) -> dict[str
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     """Warm up, then the fixed-rate run, then the saturation run, against spec['url']."""
     url, token, seconds = spec["url"], spec["token"], spec["seconds"]
-    warmup = signed_requests(spec["warmup"], url=url, token=token)
-    paced = signed_requests(round(spec["rate"] * seconds), url=url, token=token)
-    flood = signed_requests(spec["max_requests"], url=url, token=token)
+    senders = spec.get("senders", 1)
+    warmup = signed_requests(spec["warmup"], url=url, token=token, senders=senders)
+    paced = signed_requests(round(spec["rate"] * seconds), url=url, token=token, senders=senders)
+    flood = signed_requests(spec["max_requests"], url=url, token=token, senders=senders)
     pool = Pool(url, spec["max_connections"])
     try:
         await saturate(pool, warmup, WARMUP_CONCURRENCY, seconds=REQUEST_TIMEOUT_SECONDS)
