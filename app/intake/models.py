@@ -39,8 +39,10 @@ class InboundMessage(Base):
     payload_encrypted: Mapped[str] = mapped_column(Text)
     # Keyed hash of the payload, to tell a true retry from a reused idempotency key.
     payload_digest: Mapped[str] = mapped_column(String(64))
-    sender_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    receipt_ref: Mapped[str] = mapped_column(String(12), index=True)
+    # Neither is looked up here (receipts are found on the report, reporters by their own table): not indexed, as
+    # every message would pay to write two more random keys.
+    sender_hash: Mapped[str | None] = mapped_column(String(64))
+    receipt_ref: Mapped[str] = mapped_column(String(12))
     received_at: Mapped[datetime]
     spooled: Mapped[bool] = mapped_column(Boolean, default=False)
     # A drill message: only a signed request can say so (see intake.schemas.TwilioSmsForm.exercise).
